@@ -84,6 +84,12 @@ struct mem_undo {
 struct mem_journal {
 	struct mem_undo *e;
 	size_t nr, cap;
+	/*
+	 * An edit that could not be journaled was not made, but the caller's
+	 * transaction is no longer what it asked for: the outermost commit then
+	 * rolls all of it back and fails, so a transaction stays all-or-nothing.
+	 */
+	int failed;
 };
 
 static void mem_fields_get(const struct mem_region *r, struct mem_fields *f)
@@ -128,8 +134,10 @@ static int mem_journal_push(struct mem_space *s, enum mem_undo_kind kind, struct
 		size_t cap = j->cap ? j->cap * 2 : 32;
 		struct mem_undo *n = realloc(j->e, cap * sizeof(*n));
 
-		if (!n)
+		if (!n) {
+			j->failed = -ENOMEM;
 			return -ENOMEM;
+		}
 		j->e = n;
 		j->cap = cap;
 	}
@@ -648,9 +656,14 @@ int mem_commit(struct mem_space *s)
 		return -EINVAL;
 	}
 	if (--s->depth == 0) {
-		if (s->pending)
+		if (j->failed) {
+			mem_journal_undo(s);
+			ret = j->failed;
+		} else if (s->pending) {
 			ret = mem_update(s);
+		}
 		s->pending = false;
+		j->failed = 0;
 		j->nr = 0;
 	}
 	pthread_mutex_unlock(&s->tree_lock);

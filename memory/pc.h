@@ -7,7 +7,7 @@
  *   ranges such as the AMD HyperTransport hole), the hotplug area and the
  *   64-bit PCI window, and checks it all fits the guest's phys-bits. It fails
  *   with -EINVAL/-ERANGE and a one-line reason in @err.
- * - pc_layout_build() puts that layout into an address space as separate
+ * - pc_mem_build() puts that layout into an address space as separate
  *   unmergeable aliases of one RAM backend (below 1 MiB, each PAM segment,
  *   the SMRAM window, 1 MiB to TSEG, the TSEG pieces, above 4 GiB), so that
  *   PAM/SMRAM/TSEG changes touch only their own piece (invariant I1).
@@ -103,13 +103,39 @@ void pc_layout_cmos(const struct pc_layout *l, struct pc_cmos_mem *out);
 
 enum pam_mode { PAM_OFF = 0, PAM_RO = 1, PAM_WO = 2, PAM_RW = 3 };
 
-/* One PAM segment: a container holding its DRAM and PCI/ROM sides. */
+/* SMRAM (0x9D) bits. */
+#define PC_SMRAM_D_OPEN      0x40
+#define PC_SMRAM_D_CLS       0x20
+#define PC_SMRAM_D_LCK       0x10
+#define PC_SMRAM_G_SMRAME    0x08
+#define PC_SMRAM_C_BASE_SEG  0x02 /* hard-wired 010b: compatible SMRAM at 0xA0000 */
+#define PC_SMRAM_POWER_ON    0x02
+/* ESMRAMC (0x9E) bits. */
+#define PC_ESMRAMC_H_SMRAME  0x80
+#define PC_ESMRAMC_E_SMERR   0x40 /* write 1 to clear */
+#define PC_ESMRAMC_SM_CACHE  0x20 /* read-only 1 */
+#define PC_ESMRAMC_SM_L1     0x10 /* read-only 1 */
+#define PC_ESMRAMC_SM_L2     0x08 /* read-only 1 */
+#define PC_ESMRAMC_TSEG_SZ   0x06 /* 00: 1 MiB, 01: 2 MiB, 10: 8 MiB, 11: reserved */
+#define PC_ESMRAMC_T_EN      0x01
+#define PC_ESMRAMC_POWER_ON  0x38
+
+/* TSEG is carved out of the top 8 MiB of low RAM; below 16 MiB there is none. */
+#define PC_TSEG_MAX          (8 * MiB)
+#define PC_TSEG_MIN_LOWMEM   (16 * MiB)
+
+/*
+ * One PAM segment: a container holding its DRAM side (an alias of RAM) and
+ * its PCI/ROM side (read-only RAM of the firmware image for 0xE0000-0xFFFFF,
+ * unassigned MMIO elsewhere or without firmware).
+ */
 struct pc_pam_seg {
 	uint64_t start, size;
 	enum pam_mode mode;
 	struct mem_region container;
-	struct mem_region dram;      /* alias of RAM */
-	struct mem_region rom;       /* alias of the BIOS mirror, or unassigned MMIO */
+	struct mem_region dram;      /* alias of RAM at the same offset */
+	struct mem_region rom;       /* ROM (RAM of the bios backend) or unassigned MMIO */
+	bool rom_is_ram;
 	struct pc_mem *pc;           /* back pointer for write ops */
 };
 
@@ -118,15 +144,18 @@ struct pc_mem {
 	struct mem_backend *ram;
 	struct mem_backend *bios;    /* firmware image backend, NULL when none */
 	struct pc_layout layout;
+	bool built;
 
+	struct mem_region ram_all;       /* the whole RAM backend: target of every alias */
 	struct mem_region ram_low;       /* 0 - 640 KiB */
 	struct mem_region ram_mid;       /* 1 MiB - (below_4g - TSEG max) */
 	struct mem_region tseg[3];       /* TSEG pieces: 8 MiB..2, 2..1, 1..0 below top of low RAM */
 	struct mem_region ram_high;      /* above 4 GiB */
 	struct mem_region bios_4g;       /* the whole firmware image ending at 4 GiB (ROM) */
-	struct mem_region unassigned;    /* all-ones MMIO, for windows that show nothing */
+	bool has_tseg;                   /* low RAM is large enough for TSEG */
 
 	struct pc_pam_seg pam[PC_PAM_SEGMENTS];
+	uint8_t pam_regs[7];             /* PAM0..PAM6 as last written (reserved bits 0) */
 
 	/* SMRAM window 0xA0000-0xBFFFF: VGA (unassigned) or SMRAM DRAM */
 	struct mem_region smram_container;
