@@ -89,6 +89,11 @@ void mem_region_init_container(struct mem_region *r, const char *name, uint64_t 
  * Tree edits. Each may be called inside or outside a transaction; outside
  * one it is its own transaction. They validate: the child fits its parent
  * (no wrap), an alias window fits its target, a region is in one tree only.
+ * A region in no space's tree (a container being filled, a region that is
+ * only an alias target) changes at once and shows at the next commit of a
+ * space that sees it; such edits are not rolled back. A transaction is
+ * all-or-nothing: if an edit inside it cannot be journaled (-ENOMEM), the
+ * outermost commit undoes the whole transaction and fails.
  */
 int mem_region_add(struct mem_region *parent, struct mem_region *child, uint64_t addr,
 		   int priority) WUR;

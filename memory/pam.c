@@ -191,7 +191,7 @@ static void pc_mem_unbuild(struct pc_mem *pc)
 	struct mem_region *top[] = {
 		&pc->ram_low, &pc->smram_container, &pc->ram_mid, &pc->tseg[0], &pc->tseg[1],
 		&pc->tseg[2], &pc->tseg_blackhole[0], &pc->tseg_blackhole[1],
-		&pc->tseg_blackhole[2], &pc->ram_high, &pc->bios_4g,
+		&pc->tseg_blackhole[2], &pc->ram_high, &pc->bios_4g, &pc->hotplug,
 	};
 	unsigned i;
 
@@ -344,6 +344,11 @@ int pc_mem_build(struct pc_mem *pc, struct mem_space *space, struct mem_backend 
 	if (!ret && l->above_4g)
 		ret = pc_alias(pc, &pc->ram_high, "ram-above-4g", l->above_4g_start, l->below_4g,
 			       l->above_4g);
+	if (!ret && l->hotplug_end > l->hotplug_start) {
+		mem_region_init_container(&pc->hotplug, "hotplug",
+					  l->hotplug_end - l->hotplug_start);
+		ret = pc_add(&space->root, &pc->hotplug, l->hotplug_start, 0);
+	}
 	if (!ret && bios) {
 		/* Firmware flash: read-only, and without ops writes are dropped. */
 		mem_region_init_ram(&pc->bios_4g, "bios", bios, 0, bios->size);

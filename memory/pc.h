@@ -152,6 +152,13 @@ struct pc_mem {
 	struct mem_region tseg[3];       /* TSEG pieces: 8 MiB..2, 2..1, 1..0 below top of low RAM */
 	struct mem_region ram_high;      /* above 4 GiB */
 	struct mem_region bios_4g;       /* the whole firmware image ending at 4 GiB (ROM) */
+	/*
+	 * The hotplug area [hotplug_start, hotplug_end), empty, when the layout
+	 * has one: virtio-mem adds one alias per block at offsets inside it.
+	 * It is unmergeable, so every block below it is its own range and
+	 * plugging one calls listeners for that block only (invariant I2).
+	 */
+	struct mem_region hotplug;
 	bool has_tseg;                   /* low RAM is large enough for TSEG */
 
 	struct pc_pam_seg pam[PC_PAM_SEGMENTS];

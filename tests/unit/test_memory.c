@@ -624,7 +624,7 @@ END_TEST
 
 struct reader_arg {
 	struct mem_space *s;
-	volatile bool stop;
+	bool stop;
 	unsigned long reads, bad;
 };
 
@@ -633,7 +633,7 @@ static void *reader(void *p)
 	struct reader_arg *a = p;
 	uint8_t buf[16];
 
-	while (!a->stop) {
+	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t val;
 		int ret = mem_dispatch(a->s, 0x1000, 4, false, &val);
 
@@ -661,7 +661,7 @@ START_TEST(test_concurrent_readers)
 	ck_assert_int_eq(pthread_create(&th, NULL, reader, &arg), 0);
 	for (i = 0; i < 2000; i++)
 		ck_assert_int_eq(mem_region_set_enabled(&r, i & 1), 0);
-	arg.stop = true;
+	__atomic_store_n(&arg.stop, true, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	ck_assert_uint_eq(arg.bad, 0);
 	ck_assert_uint_gt(arg.reads, 0);

@@ -979,6 +979,57 @@ START_TEST(test_two_machines_one_process)
 }
 END_TEST
 
+START_TEST(test_i2_hotplug_blocks)
+{
+	struct pc_layout_cfg c = cfg_of(1 * GiB, 40, PC_AMD_HOLE_OFF);
+	struct mem_region dev, blk[4];
+	struct mem_backend *ram, *devmem;
+	struct mem_trace t;
+	struct pc_layout l;
+	struct mem_space s;
+	struct pc_mem *pc = calloc(1, sizeof(*pc));
+	unsigned i;
+
+	ck_assert_ptr_nonnull(pc);
+	c.hotplug_size = 4 * GiB;
+	ck_assert_int_eq(pc_layout_compute(&c, &l, NULL, 0), 0);
+	ck_assert_int_eq(mem_space_init(&s, "i2"), 0);
+	ck_assert_int_eq(mem_backend_create(&ram, "ram", c.ram_size), 0);
+	ck_assert_int_eq(mem_backend_create(&devmem, "vmem", 4 * GiB), 0);
+	ck_assert_int_eq(mem_trace_init(&t, 256), 0);
+	ck_assert_int_eq(mem_listener_register(&s, &t.l), 0);
+	ck_assert_int_eq(pc_mem_build(pc, &s, ram, NULL, &l), 0);
+	ck_assert_ptr_eq(pc->hotplug.parent, &s.root);
+
+	/* Four contiguous 1 GiB blocks of one device backend, plain aliases. */
+	mem_region_init_ram(&dev, "vmem", devmem, 0, devmem->size);
+	for (i = 0; i < 4; i++) {
+		mem_region_init_alias(&blk[i], "vmem-blk", &dev, i * GiB, GiB);
+		ck_assert_int_eq(mem_region_add(&pc->hotplug, &blk[i], i * GiB, 0), 0);
+	}
+	/* Unplugging the second one: one call, for that block only. */
+	mem_trace_clear(&t);
+	ck_assert_int_eq(mem_region_set_enabled(&blk[1], false), 0);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert(!t.log[0].add);
+	ck_assert_uint_eq(t.log[0].gpa, l.hotplug_start + GiB);
+	ck_assert_uint_eq(t.log[0].size, GiB);
+	mem_trace_clear(&t);
+	ck_assert_int_eq(mem_region_set_enabled(&blk[1], true), 0);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert(t.log[0].add);
+	ck_assert_uint_eq(t.log[0].gpa, l.hotplug_start + GiB);
+	ck_assert(mem_trace_matches_view(&t, &s));
+
+	mem_listener_unregister(&s, &t.l);
+	mem_trace_destroy(&t);
+	mem_space_destroy(&s);
+	mem_backend_destroy(ram);
+	mem_backend_destroy(devmem);
+	free(pc);
+}
+END_TEST
+
 static Suite *pc_suite(void)
 {
 	Suite *s = suite_create("pc");
@@ -1008,6 +1059,7 @@ static Suite *pc_suite(void)
 	tcase_add_test(tm, test_register_write_rolls_back);
 	tcase_add_test(tm, test_build_validation);
 	tcase_add_test(tm, test_two_machines_one_process);
+	tcase_add_test(tm, test_i2_hotplug_blocks);
 	suite_add_tcase(s, tm);
 	return s;
 }
