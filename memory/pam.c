@@ -16,8 +16,10 @@
  *   RO  (01) reads from DRAM, writes to PCI/ROM (so they never reach DRAM);
  *   WO  (10) writes to DRAM, reads from PCI/ROM;
  *   RW  (11) DRAM.
- * QEMU 7.2 instead maps WO like OFF for reads *and writes*, and RO writes to
- * nowhere; this file keeps the datasheet's write-only path.
+ * QEMU 7.2 maps WO like OFF (reads and writes both to PCI), so firmware
+ * that shadows through write-only mode loses its writes; this file keeps the
+ * datasheet's write-only path. RO writes go to the PCI/ROM side, where
+ * nothing claims them here, so they are dropped.
  */
 #include <errno.h>
 #include <string.h>
