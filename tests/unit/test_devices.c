@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -965,6 +966,69 @@ START_TEST(test_register_helpers_all_or_nothing)
 }
 END_TEST
 
+/* ---- whatever the guest writes, nothing breaks (I6) --------------------------- */
+
+START_TEST(test_devices_survive_random_accesses)
+{
+	struct serial s;
+	struct i8042 k;
+	struct cmos c;
+	struct debugport d;
+	struct irq_rec irq = { 0 };
+	struct irq_line line = { irq_rec_set, &irq, 4 };
+	unsigned seed = 12345, i;
+	uint64_t v = 0;
+	uint8_t in[24] = { 0 };
+
+	ck_assert_int_eq(serial_init(&s, &line, -1), 0);
+	ck_assert_int_eq(i8042_init(&k, NULL, NULL), 0);
+	ck_assert_int_eq(cmos_init(&c, &test_mem, 8, &line), 0);
+	ck_assert_int_eq(debugport_init(&d, -1, NULL, NULL, NULL), 0);
+	for (i = 0; i < 100000; i++) {
+		unsigned r = (unsigned)rand_r(&seed);
+		uint8_t val = (uint8_t)(r >> 8);
+		bool write = r & 1;
+
+		switch ((r >> 16) % 5) {
+		case 0:
+			if (write)
+				ck_assert_int_eq(serial_ops.write(&s, (r >> 1) & 7, 1, val), 0);
+			else
+				ck_assert_int_eq(serial_ops.read(&s, (r >> 1) & 7, 1, &v), 0);
+			break;
+		case 1:
+			ck_assert_int_le(serial_input(&s, in, (r >> 1) % sizeof(in)), SERIAL_FIFO_SIZE);
+			break;
+		case 2:
+			if (write)
+				ck_assert_int_eq(i8042_ops.write(&k, (r >> 1) % 5, 1, val), 0);
+			else
+				ck_assert_int_eq(i8042_ops.read(&k, (r >> 1) % 5, 1, &v), 0);
+			break;
+		case 3:
+			if (write)
+				ck_assert_int_eq(cmos_ops.write(&c, (r >> 1) & 1, 1, val), 0);
+			else
+				ck_assert_int_eq(cmos_ops.read(&c, (r >> 1) & 1, 1, &v), 0);
+			if (!(i % 1000))
+				(void)cmos_tick(&c);
+			break;
+		default:
+			if (write)
+				ck_assert_int_eq(debugport_rcr_ops.write(&d, 0, 1, val & ~0x04), 0);
+			else
+				ck_assert_int_eq(debugport_rcr_ops.read(&d, 0, 1, &v), 0);
+			break;
+		}
+		ck_assert_uint_le(v, 0xFF);
+	}
+	debugport_destroy(&d);
+	cmos_destroy(&c);
+	i8042_destroy(&k);
+	serial_destroy(&s);
+}
+END_TEST
+
 static Suite *devices_suite(void)
 {
 	Suite *s = suite_create("devices");
@@ -1012,6 +1076,7 @@ static Suite *devices_suite(void)
 	tcase_add_test(tc, test_devices_on_pc_bus);
 	tcase_add_test(tc, test_i8042_as_one_range);
 	tcase_add_test(tc, test_register_helpers_all_or_nothing);
+	tcase_add_test(tc, test_devices_survive_random_accesses);
 	suite_add_tcase(s, tc);
 	return s;
 }
