@@ -1,0 +1,295 @@
+#!/bin/sh
+# tests/integration/run.sh - vmm's integration tests: the firmware-style guests of
+# tests/guests/ run under vmm, and vmm's CLI.
+#
+# usage: tests/integration/run.sh [--peer qemu] [--list] [TEST...]
+#   --peer qemu  run the same guest images under QEMU TCG (-M pc) with the same checks,
+#                to validate the images, or to compare; tests of vmm itself are skipped.
+#                The environment variable PEER=qemu does the same.
+#   --list       print the test names and exit
+#   TEST...      run only these tests
+# Environment: VMM (default build/vmm), GUESTS (default build/guests), TIMEOUT (seconds
+# for one guest run, default 60), KEEP=1 keeps the scratch directory of outputs.
+#
+# Output: one line per test, `PASS NAME`, `FAIL NAME: reason` (then the end of its
+# output) or `SKIP NAME: reason`, and last, alone on its line,
+# `N passed, N failed, N skipped`. Exit status 1 if a test failed, 2 on bad usage, else 0.
+# It is POSIX sh: the nested rig runs it under busybox ash.
+#
+# Without a usable /dev/kvm every test that runs a guest is SKIPPED, loudly; the CLI and
+# --memory-map tests still run. A test of a vmm feature that is missing FAILS.
+#
+# How to add a test
+# 1. A new guest: write tests/guests/NAME.S (lib.S has the helpers: COM1 output, debug-exit,
+#    protected and long mode) and add a $(call guest,...) line to tests/guests/guests.mk.
+#    Check it under QEMU first: tests/integration/run.sh --peer qemu NAME.
+# 2. Here, a function t_NAME: one chain of lib.sh helpers that ends in `pass`, e.g.
+#        t_hello() {
+#        	run_guest hello 1 "$TIMEOUT" -- --firmware "$GUESTS/hello.bin" &&
+#        		expect_line "HELLO real-mode" && pass
+#        }
+#    It starts with run_guest NAME STATUS TIMEOUT -- VMM_ARGS (runs a guest: skipped
+#    without /dev/kvm; translated for QEMU with --peer) or run_cli NAME STATUS -- VMM_ARGS
+#    (vmm alone, no guest, no KVM) or vmm_only/needs_kvm NAME; then expect_* checks.
+#    A guest ending with debug-exit value v gives status (v << 1) | 1.
+# 3. Add NAME to TESTS below.
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/integration/lib.sh"
+
+VMM=${VMM:-$ROOT/build/vmm}
+GUESTS=${GUESTS:-$ROOT/build/guests}
+TIMEOUT=${TIMEOUT:-60}
+PEER=${PEER:-}
+
+TESTS="
+cli_unknown_flag cli_bad_memory cli_cpus_zero cli_serial_bogus cli_no_payload cli_help
+cli_missing_kernel cli_missing_firmware fw_bad_size
+memmap_256m memmap_1100g
+hello hello_cpus4 hello_serial_file hello_debugcon modes romwrite
+smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots
+"
+
+# --- CLI: no guest runs, so no /dev/kvm is needed ----------------------------------------
+
+t_cli_unknown_flag() {
+	run_cli cli_unknown_flag 2 -- --no-such-flag && expect_stderr_lines 1 && pass
+}
+
+t_cli_bad_memory() {
+	run_cli cli_bad_memory 2 -- --memory 12Q --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && pass
+}
+
+t_cli_cpus_zero() {
+	run_cli cli_cpus_zero 2 -- --cpus 0 --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && pass
+}
+
+t_cli_serial_bogus() {
+	run_cli cli_serial_bogus 2 -- --serial bogus --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && pass
+}
+
+t_cli_no_payload() {
+	run_cli cli_no_payload 2 -- && expect_stderr_lines 1 && pass
+}
+
+t_cli_help() {
+	run_cli cli_help 0 -- --help && expect_grep '^usage: ' "$T_OUT" stdout && pass
+}
+
+# A missing file is not a usage error: status 1 and a one-line reason. vmm opens /dev/kvm
+# before it reads files, so only with KVM must the reason name the file.
+t_cli_missing_kernel() {
+	run_cli cli_missing_kernel 1 -- --kernel "$WORK/no-such-bzImage" &&
+		expect_stderr_lines 1 &&
+		{ ! kvm_usable || expect_grep 'no-such-bzImage' "$T_ERR" stderr; } && pass
+}
+
+t_cli_missing_firmware() {
+	run_cli cli_missing_firmware 1 -- --firmware "$WORK/no-such-firmware" &&
+		expect_stderr_lines 1 &&
+		{ ! kvm_usable || expect_grep 'no-such-firmware' "$T_ERR" stderr; } && pass
+}
+
+# Firmware must be a multiple of 64 KiB; the check comes after vmm opens /dev/kvm.
+t_fw_bad_size() {
+	vmm_only fw_bad_size && needs_kvm fw_bad_size || return 1
+	head -c 1000 "$GUESTS/hello.bin" >"$WORK/fw_1000.bin" 2>/dev/null
+	run_cli fw_bad_size 1 -- --firmware "$WORK/fw_1000.bin" &&
+		expect_stderr_lines 1 && expect_grep 'fw_1000' "$T_ERR" stderr && pass
+}
+
+# --memory-map: the layout as Linux prints its E820 map, without /dev/kvm.
+t_memmap_256m() {
+	run_cli memmap_256m 0 -- --memory 256M --memory-map &&
+		e820_has usable 0000000000000000 000000000009fbff &&
+		e820_has usable 0000000000100000 000000000fffffff &&
+		expect_grep '^memslot' "$T_OUT" stdout && pass
+}
+
+# 1100 GiB reaches past the AMD HyperTransport hole (0xfd00000000 up to 1 TiB): on an AMD
+# host it is reserved and RAM resumes at 1 TiB.
+t_memmap_1100g() {
+	run_cli memmap_1100g 0 -- --memory 1100G --memory-map &&
+		e820_starts usable 0000000100000000 || return 1
+	if host_is_amd; then
+		e820_covers reserved 000000fd00000000 000000ffffffffff &&
+			e820_starts usable 0000010000000000 && pass
+	else
+		pass
+	fi
+}
+
+# --- guests ------------------------------------------------------------------------------
+
+t_hello() {
+	run_guest hello 1 "$TIMEOUT" -- --firmware "$GUESTS/hello.bin" &&
+		expect_line "HELLO real-mode" && pass
+}
+
+# The APs stay in wait-for-SIPI; the run still ends with the BSP's debug-exit.
+t_hello_cpus4() {
+	run_guest hello_cpus4 1 "$TIMEOUT" -- --firmware "$GUESTS/hello.bin" --cpus 4 &&
+		expect_line "HELLO real-mode" && pass
+}
+
+t_hello_serial_file() {
+	run_guest hello_serial_file 1 "$TIMEOUT" -- --firmware "$GUESTS/hello.bin" \
+		--serial "file:$WORK/hello_serial_file.serial" &&
+		expect_line "HELLO real-mode" "$WORK/hello_serial_file.serial" &&
+		expect_no_line "HELLO real-mode" && pass
+}
+
+t_hello_debugcon() {
+	run_guest hello_debugcon 1 "$TIMEOUT" -- --firmware "$GUESTS/hello.bin" \
+		--debugcon "$WORK/hello_debugcon.dbg" &&
+		expect_line "HELLO debugcon" "$WORK/hello_debugcon.dbg" &&
+		expect_line "HELLO real-mode" && pass
+}
+
+t_modes() {
+	run_guest modes 1 "$TIMEOUT" -- --firmware "$GUESTS/modes.bin" &&
+		expect_in_order "MODE real" "MODE prot32" "MODE long64" "RAM ok" && pass
+}
+
+t_romwrite() {
+	run_guest romwrite 1 "$TIMEOUT" -- --firmware "$GUESTS/romwrite.bin" &&
+		expect_in_order "ROM alias ok" "ROM ro ok" && pass
+}
+
+# smp_test N: N CPUs each print "CPU <LAPIC id> up" once, and the BSP counts them.
+smp_test() {
+	run_guest "smp$1" 1 "$TIMEOUT" -- --firmware "$GUESTS/smp.bin" --cpus "$1" &&
+		expect_line "CPU 0 up" &&
+		expect_count "$1" 'CPU [0-9]+ up' &&
+		expect_distinct "$1" 'CPU [0-9]+ up' &&
+		expect_line "SMP ok n=$1" && pass
+}
+t_smp1() { smp_test 1; }
+t_smp2() { smp_test 2; }
+t_smp4() { smp_test 4; }
+
+t_exit3() {
+	run_guest exit3 7 "$TIMEOUT" -- --firmware "$GUESTS/exit3.bin" &&
+		expect_line "EXIT 3" && pass
+}
+
+t_exit127() {
+	run_guest exit127 255 "$TIMEOUT" -- --firmware "$GUESTS/exit127.bin" &&
+		expect_line "EXIT 127" && pass
+}
+
+t_reset() {
+	run_guest reset 0 "$TIMEOUT" -- --firmware "$GUESTS/reset.bin" &&
+		expect_line "RESET" && expect_no_line "NORESET" && pass
+}
+
+t_reset_cf9() {
+	run_guest reset_cf9 0 "$TIMEOUT" -- --firmware "$GUESTS/reset_cf9.bin" &&
+		expect_line "RESET" && expect_no_line "NORESET" && pass
+}
+
+# vmm: a triple fault is fatal, status 1 with one line saying so. QEMU -no-reboot treats
+# it as a reset (status 0); its reset log says whether it was a triple fault.
+t_triple() {
+	if [ "$PEER" = qemu ]; then
+		QEMU_EXTRA="-d cpu_reset -D $WORK/triple.qemu.log"
+		run_guest triple 0 "$TIMEOUT" -- --firmware "$GUESTS/triple.bin"
+		_r=$?
+		QEMU_EXTRA=
+		[ $_r = 0 ] && expect_line "TRIPLE" && expect_no_line "NOFAULT" &&
+			expect_grep 'triple fault' "$WORK/triple.qemu.log" "QEMU's log" && pass
+		return
+	fi
+	run_guest triple 1 "$TIMEOUT" -- --firmware "$GUESTS/triple.bin" &&
+		expect_line "TRIPLE" && expect_no_line "NOFAULT" &&
+		expect_stderr_lines 1 && expect_grep 'triple|shutdown' "$T_ERR" stderr && pass
+}
+
+# --trace memslots: every slot is set before the first KVM_RUN; the firmware is read-only
+# below 4 GiB and at its low mirror, RAM at 0 is read-write.
+t_trace_memslots() {
+	vmm_only trace_memslots || return 1
+	_tr=$WORK/trace_memslots.trace
+	run_guest trace_memslots 1 "$TIMEOUT" -- --firmware "$GUESTS/hello.bin" \
+		--trace "memslots=$_tr" &&
+		expect_line "HELLO real-mode" && expect_line start "$_tr" || return 1
+	_start=$(grep -nx start "$_tr" | head -n 1 | cut -d: -f1)
+	head -n "$_start" "$_tr" >"$_tr.before"
+	expect_grep '^add slot=[0-9]+ gpa=0xfffe0000 size=0x20000 flags=ro$' "$_tr.before" \
+		"the trace before start" &&
+		expect_grep '^add slot=[0-9]+ gpa=0xe0000 size=0x[0-9a-f]+ flags=ro$' "$_tr.before" \
+			"the trace before start" &&
+		expect_grep '^add slot=[0-9]+ gpa=0x0 size=0x[0-9a-f]+ flags=rw$' "$_tr.before" \
+			"the trace before start" && pass
+}
+
+# --- main --------------------------------------------------------------------------------
+
+usage() {
+	sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0" >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--peer) [ $# -ge 2 ] || usage; PEER=$2; shift 2 ;;
+	--peer=*) PEER=${1#*=}; shift ;;
+	--list) for t in $TESTS; do echo "$t"; done; exit 0 ;;
+	-h | --help) usage ;;
+	-*) echo "run.sh: unknown option $1" >&2; usage ;;
+	*) break ;;
+	esac
+done
+case $PEER in
+"") ;;
+qemu)
+	command -v qemu-system-x86_64 >/dev/null || {
+		echo "run.sh: --peer qemu needs qemu-system-x86_64" >&2
+		exit 2
+	}
+	;;
+*) echo "run.sh: unknown peer '$PEER' (want qemu)" >&2; exit 2 ;;
+esac
+command -v timeout >/dev/null || { echo "run.sh: needs timeout" >&2; exit 2; }
+
+SELECTED=${*:-$TESTS}
+for t in $SELECTED; do
+	case " $TESTS " in
+	*[[:space:]]"$t"[[:space:]]*) ;;
+	*) echo "run.sh: no test '$t' (see --list)" >&2; exit 2 ;;
+	esac
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmm-integration.XXXXXX") || exit 2
+
+NOKVM=
+if [ -z "$PEER" ] && ! kvm_usable; then
+	NOKVM="/dev/kvm missing or not usable: every test that runs a guest is SKIPPED"
+	echo "######## WARNING: $NOKVM ########"
+fi
+if [ -n "$PEER" ]; then
+	echo "# peer $PEER: guests run under QEMU TCG, tests of vmm itself are skipped"
+else
+	echo "# vmm $VMM, guests $GUESTS"
+fi
+
+for t in $SELECTED; do
+	_before=$((PASSED + FAILED + SKIPPED))
+	T=$t T_OUT='' T_ERR=''
+	"t_$t"
+	if [ $((PASSED + FAILED + SKIPPED)) = "$_before" ]; then
+		fail "the test reported no result"
+	fi
+done
+
+[ -n "$NOKVM" ] && echo "######## WARNING: $NOKVM ########"
+if [ "$FAILED" = 0 ] && [ -z "$KEEP" ]; then
+	rm -rf "$WORK"
+else
+	echo "# outputs kept in $WORK"
+fi
+results_line
+[ "$FAILED" = 0 ]
