@@ -1,0 +1,46 @@
+/*
+ * vmm/config.h - what the user asked for: the CLI parsed into struct
+ * vm_config. Pure (no KVM, no files opened), so tests can drive it.
+ *
+ * Contract: config_parse() returns 0, or -EINVAL with a one-line reason in
+ * err (the caller prints it and exits 2). Paths are kept as given; opening
+ * them is the machine's job.
+ */
+#ifndef VMM_VMM_CONFIG_H
+#define VMM_VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "memory/pc.h"
+
+#define VM_MAX_CPUS 64
+
+enum serial_backend { SERIAL_STDIO, SERIAL_NULL, SERIAL_FILE };
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *append;
+	const char *firmware;
+	uint64_t memory;            /* bytes */
+	unsigned cpus;
+	enum serial_backend serial;
+	const char *serial_path;    /* SERIAL_FILE */
+	const char *debugcon;       /* path, or NULL */
+	const char *trace_memslots; /* path, or NULL */
+	enum pc_amd_hole amd_hole;
+	unsigned phys_bits;         /* 0: the host's */
+	bool memory_map;            /* print the layout and exit */
+	bool help, version;
+};
+
+/* Parse a size with an optional K/M/G/T suffix (binary units); -EINVAL on junk or overflow. */
+int config_parse_size(const char *s, uint64_t *out) WUR;
+int config_parse(struct vm_config *cfg, int argc, char **argv, char *err, size_t errlen) WUR;
+void config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * vmm/machine.c - builds one PC-like machine from struct vm_config, in a
+ * fixed order, and tears it down. The order is the table in vm_create().
+ */
+#include <cpuid.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "vmm/kvm.h"
+#include "vmm/vm.h"
+
+#define FIRMWARE_MAX (16 * MiB)   /* the flash window below 4 GiB that Q35 decodes */
+#define KERNEL_MAX   (512 * MiB)
+
+static void host_cpu_info(unsigned *phys_bits, bool *is_amd)
+{
+	unsigned a, b, c, d;
+
+	*is_amd = false;
+	*phys_bits = 36;
+	if (__get_cpuid(0, &a, &b, &c, &d))
+		*is_amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163; /* AuthenticAMD */
+	if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000008 &&
+	    __get_cpuid(0x80000008, &a, &b, &c, &d))
+		*phys_bits = a & 0xff;
+}
+
+static int vm_layout(struct vm *vm, const struct vm_config *cfg)
+{
+	struct pc_layout_cfg lc = {
+		.ram_size = cfg->memory,
+		.amd_hole = cfg->amd_hole,
+	};
+	char err[256] = "";
+	int r;
+
+	host_cpu_info(&vm->host_phys_bits, &vm->host_is_amd);
+	lc.phys_bits = cfg->phys_bits ? cfg->phys_bits : vm->host_phys_bits;
+	lc.host_is_amd = vm->host_is_amd;
+	r = pc_layout_compute(&lc, &vm->layout, err, sizeof(err));
+	if (r)
+		log_error("%s", err[0] ? err : "cannot lay out guest memory");
+	return r;
+}
+
+/* The firmware image: a multiple of 64 KiB, at most the 16 MiB flash window. */
+static int vm_load_firmware(struct vm *vm, const char *path)
+{
+	uint8_t *img = NULL;
+	size_t len = 0;
+	int r;
+
+	r = file_read_all(path, &img, &len, FIRMWARE_MAX);
+	if (r == -EFBIG) {
+		log_error("firmware %s is larger than %llu MiB", path, FIRMWARE_MAX / MiB);
+		return -EINVAL;
+	}
+	if (r) {
+		log_error("cannot read firmware %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (len == 0 || len % (64 * KiB)) {
+		log_error("firmware %s is %zu bytes, not a non-zero multiple of 64 KiB", path, len);
+		free(img);
+		return -EINVAL;
+	}
+	r = mem_backend_create(&vm->bios, "bios", len);
+	if (r) {
+		log_error("cannot allocate firmware memory: %s", strerror(-r));
+		free(img);
+		return r;
+	}
+	memcpy(vm->bios->host, img, len);
+	free(img);
+	return 0;
+}
+
+static int vm_memory(struct vm *vm, int vm_fd, unsigned max_slots)
+{
+	int r;
+
+	r = mem_space_init(&vm->space, "system");
+	if (r)
+		return r;
+	vm->space_ready = true;
+	r = mem_backend_create(&vm->ram, "ram", vm->layout.ram_size);
+	if (r) {
+		log_error("cannot allocate %llu MiB of guest RAM: %s",
+			  (unsigned long long)(vm->layout.ram_size / MiB), strerror(-r));
+		return r;
+	}
+	if (vm->cfg.firmware) {
+		r = vm_load_firmware(vm, vm->cfg.firmware);
+		if (r)
+			return r;
+	}
+	r = memslots_init(&vm->slots, vm_fd, max_slots, vm->trace);
+	if (r)
+		return r;
+	r = mem_listener_register(&vm->space, &vm->slots.listener);
+	if (r)
+		return r;
+	vm->slots_registered = true;
+	r = pc_mem_build(&vm->pc, &vm->space, vm->ram, vm->bios, &vm->layout);
+	if (r)
+		log_error("cannot build the memory map: %s", strerror(-r));
+	return r;
+}
+
+static const char *e820_name(uint32_t type)
+{
+	switch (type) {
+	case E820_RAM: return "usable";
+	case E820_RESERVED: return "reserved";
+	case E820_ACPI: return "ACPI data";
+	case E820_NVS: return "ACPI NVS";
+	case E820_UNUSABLE: return "unusable";
+	default: return "type ?";
+	}
+}
+
+int vm_print_memory_map(const struct vm_config *cfg, FILE *f)
+{
+	struct vm *vm;
+	unsigned i;
+	int r;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->cfg = *cfg;
+	vm->kvm_fd = vm->vm_fd = -1;
+	r = vm_layout(vm, cfg);
+	if (r)
+		goto out;
+	for (i = 0; i < vm->layout.nr_e820; i++) {
+		const struct e820_entry *e = &vm->layout.e820[i];
+
+		fprintf(f, "e820: [mem 0x%016llx-0x%016llx] %s\n", (unsigned long long)e->addr,
+			(unsigned long long)(e->addr + e->size - 1), e820_name(e->type));
+	}
+	fprintf(f, "pci32: [mem 0x%016llx-0x%016llx]\n", (unsigned long long)vm->layout.pci32_start,
+		(unsigned long long)vm->layout.pci32_end - 1);
+	fprintf(f, "pci64: [mem 0x%016llx-0x%016llx]\n", (unsigned long long)vm->layout.pci64_start,
+		(unsigned long long)vm->layout.pci64_end - 1);
+	fprintf(f, "phys-bits: %u needed, %u available\n", vm->layout.phys_bits_needed,
+		vm->layout.phys_bits);
+	/* The memslots come from the same engine and listener a running VM uses, dry. */
+	r = vm_memory(vm, -1, 32764);
+	if (r)
+		goto out;
+	memslots_print(&vm->slots, f);
+out:
+	vm_destroy(vm);
+	free(vm);
+	return r;
+}
+
+static int vm_open_file(const char *path, const char *what)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		log_error("cannot open %s %s: %s", what, path, strerror(errno));
+	return fd;
+}
+
+static void vm_irq_set(void *opaque, unsigned gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (__kvm_ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		log_warn("KVM_IRQ_LINE gsi %u failed", gsi);
+}
+
+static void vm_on_reset(void *opaque)
+{
+	vm_stop(opaque, 0, NULL);
+}
+
+static void vm_on_exit(void *opaque, int status)
+{
+	vm_stop(opaque, status, NULL);
+}
+
+static int vm_platform(struct vm *vm)
+{
+	struct irq_line com1 = { .set_level = vm_irq_set, .opaque = vm, .gsi = 4 };
+	struct irq_line rtc = { .set_level = vm_irq_set, .opaque = vm, .gsi = 8 };
+	struct pc_cmos_mem cm;
+	int r;
+
+	r = iobus_init(&vm->pio);
+	if (r)
+		return r;
+	vm->pio_ready = true;
+
+	switch (vm->cfg.serial) {
+	case SERIAL_STDIO: vm->serial_fd = dup(STDOUT_FILENO); break;
+	case SERIAL_NULL: vm->serial_fd = -1; break;
+	case SERIAL_FILE: vm->serial_fd = vm_open_file(vm->cfg.serial_path, "serial file"); break;
+	}
+	if (vm->cfg.serial != SERIAL_NULL && vm->serial_fd < 0)
+		return -errno;
+	if (vm->cfg.debugcon) {
+		vm->debugcon_fd = vm_open_file(vm->cfg.debugcon, "debugcon file");
+		if (vm->debugcon_fd < 0)
+			return -errno;
+	}
+
+	r = serial_init(&vm->serial, &com1, vm->serial_fd);
+	if (r)
+		return r;
+	vm->serial_ready = true;
+	r = i8042_init(&vm->kbd, vm_on_reset, vm);
+	if (r)
+		return r;
+	pc_layout_cmos(&vm->layout, &cm);
+	r = cmos_init(&vm->cmos, &cm, vm->cfg.cpus, &rtc);
+	if (r)
+		return r;
+	vm->cmos_ready = true;
+	r = debugport_init(&vm->dbg, vm->debugcon_fd, vm_on_reset, vm_on_exit, vm);
+	if (r)
+		return r;
+
+	/* The legacy port map of a PC; each entry is one device's registers. */
+	r = iobus_register(&vm->pio, 0x3f8, 8, &serial_ops, &vm->serial, "com1");
+	r = r ?: i8042_register(&vm->kbd, &vm->pio);
+	r = r ?: iobus_register(&vm->pio, 0x70, 2, &cmos_ops, &vm->cmos, "cmos");
+	r = r ?: debugport_register(&vm->dbg, &vm->pio);
+	if (r)
+		log_error("cannot register platform I/O ports: %s", strerror(-r));
+	return r;
+}
+
+static int vm_load_kernel(struct vm *vm)
+{
+	struct fw_linux_cfg lc = {
+		.space = &vm->space,
+		.layout = &vm->layout,
+		.cmdline = vm->cfg.append,
+		.ncpus = vm->cfg.cpus,
+	};
+	uint8_t *kernel = NULL, *initrd = NULL;
+	size_t klen = 0, ilen = 0;
+	char err[256] = "";
+	int r;
+
+	r = file_read_all(vm->cfg.kernel, &kernel, &klen, KERNEL_MAX);
+	if (r) {
+		log_error("cannot read kernel %s: %s", vm->cfg.kernel,
+			  r == -EFBIG ? "larger than 512 MiB" : strerror(-r));
+		return r;
+	}
+	if (vm->cfg.initrd) {
+		r = file_read_all(vm->cfg.initrd, &initrd, &ilen, vm->layout.below_4g);
+		if (r) {
+			log_error("cannot read initrd %s: %s", vm->cfg.initrd,
+				  r == -EFBIG ? "larger than guest RAM below 4 GiB" : strerror(-r));
+			goto out;
+		}
+	}
+	lc.kernel = kernel;
+	lc.kernel_len = klen;
+	lc.initrd = initrd;
+	lc.initrd_len = ilen;
+	r = fw_load_linux(&lc, &vm->entry, err, sizeof(err));
+	if (r)
+		log_error("kernel %s: %s", vm->cfg.kernel, err[0] ? err : strerror(-r));
+	vm->direct_boot = true;
+out:
+	free(kernel);
+	free(initrd);
+	return r;
+}
+
+/* In-kernel LAPIC/IOAPIC/PIC and PIT, and the KVM private pages below 4 GiB. */
+static int vm_kvm(struct vm *vm, unsigned *max_slots)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t ident = PC_KVM_TSS;
+	int r;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		r = -errno;
+		log_error("cannot open /dev/kvm: %s", strerror(errno));
+		return r;
+	}
+	r = __kvm_ioctl(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
+	if (r != KVM_API_VERSION) {
+		log_error("KVM API version %d, need %d", r, KVM_API_VERSION);
+		return -EINVAL;
+	}
+	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return vm->vm_fd;
+	vm->run_size = kvm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
+	if (vm->run_size < 0)
+		return vm->run_size;
+	r = __kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_NR_MEMSLOTS);
+	*max_slots = r > 0 ? (unsigned)r : 32;
+	/* identity map page, then 3 TSS pages: E820 reserves them */
+	r = kvm_ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
+	r = r ?: kvm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)(PC_KVM_TSS + 4096));
+	r = r ?: kvm_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
+	r = r ?: kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
+	if (r)
+		return r;
+	return vm_irq_routing(vm);
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	unsigned max_slots = 0, i;
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->serial_fd = vm->debugcon_fd = -1;
+	vm->stop_efd = -1;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_cond_init(&vm->stop_cond, NULL);
+
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return -errno;
+	if (cfg->trace_memslots) {
+		vm->trace = fopen(cfg->trace_memslots, "we");
+		if (!vm->trace) {
+			r = -errno;
+			log_error("cannot open trace file %s: %s", cfg->trace_memslots, strerror(errno));
+			return r;
+		}
+	}
+	r = vm_layout(vm, cfg);
+	if (r)
+		return r;
+	r = vm_kvm(vm, &max_slots);
+	if (r)
+		return r;
+	r = vm_memory(vm, vm->vm_fd, max_slots);
+	if (r)
+		return r;
+	r = vm_platform(vm);
+	if (r)
+		return r;
+	if (cfg->kernel) {
+		r = vm_load_kernel(vm);
+		if (r)
+			return r;
+	}
+	for (i = 0; i < cfg->cpus; i++) {
+		r = vcpu_create(vm, i);
+		if (r)
+			return r;
+		r = vcpu_setup(&vm->vcpus[i]);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	vm->nr_vcpus = 0;
+	if (vm->slots_registered) {
+		mem_listener_unregister(&vm->space, &vm->slots.listener);
+		vm->slots_registered = false;
+	}
+	memslots_destroy(&vm->slots);
+	if (vm->space_ready) {
+		mem_space_destroy(&vm->space);
+		vm->space_ready = false;
+	}
+	mem_backend_destroy(vm->ram);
+	mem_backend_destroy(vm->bios);
+	vm->ram = vm->bios = NULL;
+	if (vm->serial_ready)
+		serial_destroy(&vm->serial);
+	if (vm->cmos_ready)
+		cmos_destroy(&vm->cmos);
+	vm->serial_ready = vm->cmos_ready = false;
+	if (vm->pio_ready)
+		iobus_destroy(&vm->pio);
+	vm->pio_ready = false;
+	if (vm->serial_fd >= 0)
+		close(vm->serial_fd);
+	if (vm->debugcon_fd >= 0)
+		close(vm->debugcon_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	if (vm->trace)
+		fclose(vm->trace);
+	vm->trace = NULL;
+	vm->serial_fd = vm->debugcon_fd = vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
+}

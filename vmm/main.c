@@ -1,0 +1,51 @@
+/*
+ * vmm - a minimal KVM virtual machine monitor.
+ * Exit status: 0 guest powered off or reset, 1 fatal error, 2 usage error,
+ * (v << 1) | 1 for a guest write of v to the debug-exit port.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "vmm/config.h"
+#include "vmm/vm.h"
+
+#define VMM_VERSION "0.1"
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct vm *vm;
+	char err[256];
+	int status;
+
+	if (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+		log_error("%s", err);
+		return 2;
+	}
+	if (cfg.help) {
+		config_usage(stdout);
+		return 0;
+	}
+	if (cfg.version) {
+		printf("vmm %s\n", VMM_VERSION);
+		return 0;
+	}
+	if (cfg.memory_map)
+		return vm_print_memory_map(&cfg, stdout) ? 1 : 0;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		log_error("out of memory");
+		return 1;
+	}
+	if (vm_create(vm, &cfg)) {
+		vm_destroy(vm);
+		free(vm);
+		return 1;
+	}
+	status = vm_run(vm);
+	vm_destroy(vm);
+	free(vm);
+	return status;
+}
