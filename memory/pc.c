@@ -199,11 +199,14 @@ static int pc_e820_build(struct pc_layout *l, const struct pc_resv_list *resv)
 	unsigned i;
 	int ret = 0;
 
-	/* The last KiB below 640K stays described: EBDA and MP table live there. */
+	/*
+	 * From the last KiB below 640K (EBDA, MP table) to 1 MiB (VGA window,
+	 * option ROMs, BIOS segment) nothing is RAM for the OS. One reserved
+	 * range, because Linux's PVH entry reserves the ISA range 0xA0000-1M
+	 * itself: so the kernel's map equals ours on both boot paths.
+	 */
 	ret |= pc_e820_add(l, 0, PC_EBDA_START, E820_RAM);
-	ret |= pc_e820_add(l, PC_EBDA_START, PC_LOW_RAM_END - PC_EBDA_START, E820_RESERVED);
-	/* The BIOS segment: firmware tables (SMBIOS, ACPI RSDP) are found there. */
-	ret |= pc_e820_add(l, 0xF0000, PC_HIGH_START - 0xF0000, E820_RESERVED);
+	ret |= pc_e820_add(l, PC_EBDA_START, PC_HIGH_START - PC_EBDA_START, E820_RESERVED);
 	/*
 	 * TSEG is not carved out here: for a direct Linux boot nothing enables
 	 * it, and firmware that does enable it reserves it itself.

@@ -139,7 +139,7 @@ void memslots_print(const struct memslots *ms, FILE *f)
 
 		if (!s->used)
 			continue;
-		fprintf(f, "memslot %3u  gpa %#018llx-%#018llx  size %#14llx  %s  %s\n", i,
+		fprintf(f, "memslot %3u  gpa 0x%016llx-0x%016llx  size %#14llx  %s  %s\n", i,
 			(unsigned long long)s->gpa, (unsigned long long)(s->gpa + s->size - 1),
 			(unsigned long long)s->size, s->readonly ? "ro" : "rw", s->name);
 	}

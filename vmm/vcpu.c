@@ -336,7 +336,6 @@ void *vcpu_thread(void *arg)
 			vm_stop(vm, 1, why);
 			break;
 		case KVM_EXIT_SHUTDOWN:
-			vcpu_dump(v);
 			snprintf(why, sizeof(why), "vcpu %u: guest triple fault (shutdown)", v->id);
 			vm_stop(vm, 1, why);
 			break;

@@ -45,7 +45,7 @@ PEER=${PEER:-}
 TESTS="
 cli_unknown_flag cli_bad_memory cli_cpus_zero cli_serial_bogus cli_no_payload cli_help
 cli_missing_kernel cli_missing_firmware fw_bad_size
-memmap_256m memmap_1100g
+memmap_256m memmap_1100g memmap_physbits_refused
 hello hello_cpus4 hello_serial_file hello_debugcon modes romwrite
 smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots
 "
@@ -111,8 +111,15 @@ t_memmap_256m() {
 
 # 1100 GiB reaches past the AMD HyperTransport hole (0xfd00000000 up to 1 TiB): on an AMD
 # host it is reserved and RAM resumes at 1 TiB.
+# A layout that does not fit the guest's phys-bits is refused before any guest runs (I3).
+t_memmap_physbits_refused() {
+	run_cli memmap_physbits_refused 1 -- --memory 1100G --phys-bits 40 --memory-map &&
+		expect_stderr_lines 1 &&
+		expect_grep 'needs 4[0-9] phys-bits, guest has 40' "$T_ERR" stderr && pass
+}
+
 t_memmap_1100g() {
-	run_cli memmap_1100g 0 -- --memory 1100G --memory-map &&
+	run_cli memmap_1100g 0 -- --memory 1100G --phys-bits 48 --memory-map &&
 		e820_starts usable 0000000100000000 || return 1
 	if host_is_amd; then
 		e820_covers reserved 000000fd00000000 000000ffffffffff &&

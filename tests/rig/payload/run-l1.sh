@@ -1,0 +1,60 @@
+#!/bin/sh
+# Runs in level 1 of the rig (busybox sh, cwd /payload, a real nested /dev/kvm).
+# 1. the integration suite (firmware test guests) against /payload/vmm;
+# 2. the stock Debian cloud kernel booted by vmm as a level-2 guest, as PVH
+#    vmlinux and as bzImage, to its /init, with 1 and 2 vCPUs.
+# Prints PASS/FAIL/SKIP lines and a closing "N passed, N failed, N skipped".
+cd /payload || exit 1
+VMM=/payload/vmm GUESTS=/payload/guests sh /payload/tests/integration/run.sh
+irc=$?
+
+passed=0 failed=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# boot NAME KERNEL CPUS: the guest's /init prints its marker and powers off,
+# which must make vmm exit 0. Every run has a hard timeout.
+boot() {
+	name=$1 kernel=$2 cpus=$3 out=/tmp/$1.out
+	timeout -s KILL 120 /payload/vmm --kernel "$kernel" --initrd /l2/initrd.cpio.gz \
+		--memory 512M --cpus "$cpus" --serial file:$out \
+		--append "console=ttyS0 panic=-1 reboot=k quiet-marker-$name" 2>/tmp/$name.err
+	rc=$?
+	# the whole guest console goes to the rig log, for diagnosis
+	sed "s/^/[$name] /" $out
+	if [ $rc -ne 0 ]; then
+		fail "$name" "vmm exited $rc: $(tail -n 3 /tmp/$name.err | tr '\n' ' ') serial: $(tail -n 5 $out | tr '\n' ' ')"
+		return
+	fi
+	if ! grep -q "L2-INIT-OK" $out; then
+		fail "$name" "no L2-INIT-OK marker on serial: $(tail -n 5 $out | tr '\n' ' ')"
+		return
+	fi
+	if ! grep -q "Command line:.*quiet-marker-$name" $out; then
+		fail "$name" "the kernel did not print our command line"
+		return
+	fi
+	got=$(grep -o 'L2-CPUS [0-9]*' $out | head -n 1)
+	if [ "$got" != "L2-CPUS $cpus" ]; then
+		fail "$name" "guest saw '$got', want L2-CPUS $cpus"
+		return
+	fi
+	pass "$name"
+}
+
+boot linux-pvh /l2/vmlinux 1
+boot linux-bzimage /l2/bzImage 1
+boot linux-pvh-smp2 /l2/vmlinux 2
+boot linux-bzimage-smp2 /l2/bzImage 2
+
+# The kernel's BIOS-e820 lines must be exactly vmm --memory-map's e820 lines.
+/payload/vmm --memory 512M --memory-map | sed -n 's/^e820: \[mem \(.*\)\] \(.*\)$/\1 \2/p' >/tmp/want.e820
+sed -n 's/.*BIOS-e820: \[mem \(.*\)\] \(.*\)$/\1 \2/p' /tmp/linux-pvh.out | tr -d '\r' >/tmp/got.e820
+if [ -s /tmp/got.e820 ] && cmp -s /tmp/want.e820 /tmp/got.e820; then
+	pass linux-e820-matches-memory-map
+else
+	fail linux-e820-matches-memory-map "kernel: $(tr '\n' ';' </tmp/got.e820) vmm: $(tr '\n' ';' </tmp/want.e820)"
+fi
+
+echo "linux: $passed passed, $failed failed"
+[ $irc -eq 0 ] && [ $failed -eq 0 ]
