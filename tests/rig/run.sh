@@ -317,6 +317,10 @@ build_assets() {
 	mkdir -p "$l2"
 	cp "$t"/l2deb/boot/vmlinuz-* "$l2/bzImage"
 	extract_vmlinux "$l2/bzImage" "$l2/vmlinux"
+	# The generic stock kernel too: the cloud kernel is built without
+	# CONFIG_X86_MPPARSE, so it finds secondary CPUs only through ACPI's MADT.
+	cp "$out/vmlinux" "$l2/stock-vmlinux"
+	cp "$t"/l1deb/boot/vmlinuz-* "$l2/stock-bzImage"
 	local l2init=$t/l2init
 	busybox_root "$l2init"
 	write_l2_init "$l2init/init"

@@ -44,8 +44,10 @@ boot() {
 
 boot linux-pvh /l2/vmlinux 1
 boot linux-bzimage /l2/bzImage 1
-boot linux-pvh-smp2 /l2/vmlinux 2
-boot linux-bzimage-smp2 /l2/bzImage 2
+# SMP through the MP table: the generic stock kernel (the cloud kernel has no
+# CONFIG_X86_MPPARSE and needs ACPI's MADT for its second CPU).
+boot linux-stock-pvh-smp2 /l2/stock-vmlinux 2
+boot linux-stock-bzimage-smp2 /l2/stock-bzImage 2
 
 # The kernel's BIOS-e820 lines must be exactly vmm --memory-map's e820 lines.
 /payload/vmm --memory 512M --memory-map | sed -n 's/^e820: \[mem \(.*\)\] \(.*\)$/\1 \2/p' >/tmp/want.e820
