@@ -27,6 +27,8 @@ DEB_PKGS := build-essential pkg-config liburing-dev libfdt-dev check libseccomp-
             iproute2 binutils
 
 .PHONY: all check unit integration rig deps bench clean
+# keep the sanitizer objects between runs
+.SECONDARY:
 all: $(BUILD)/vmm guests
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
