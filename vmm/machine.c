@@ -235,9 +235,23 @@ static int vm_platform(struct vm *vm)
 	r = iobus_register(&vm->pio, 0x3f8, 8, &serial_ops, &vm->serial, "com1");
 	r = r ?: i8042_register(&vm->kbd, &vm->pio);
 	r = r ?: iobus_register(&vm->pio, 0x70, 2, &cmos_ops, &vm->cmos, "cmos");
-	r = r ?: debugport_register(&vm->dbg, &vm->pio);
-	if (r)
+	r = r ?: iobus_register(&vm->pio, DEBUGPORT_CON_PORT, DEBUGPORT_CON_LEN, &debugport_con_ops,
+				&vm->dbg, "debugcon");
+	r = r ?: iobus_register(&vm->pio, DEBUGPORT_EXIT_PORT, DEBUGPORT_EXIT_LEN,
+				&debugport_exit_ops, &vm->dbg, "debug-exit");
+	r = r ?: iobus_register(&vm->pio, DEBUGPORT_POST_PORT, DEBUGPORT_POST_LEN,
+				&debugport_post_ops, &vm->dbg, "post");
+	if (r) {
 		log_error("cannot register platform I/O ports: %s", strerror(-r));
+		return r;
+	}
+	/* The host bridge owns 0xCF8-0xCFF and hands the 0xCF9 byte to the reset control. */
+	r = q35_init(&vm->q35, &vm->pc, &vm->dbg);
+	if (r)
+		return r;
+	r = q35_register(&vm->q35, &vm->pio);
+	if (r)
+		log_error("cannot register the PCI host bridge: %s", strerror(-r));
 	return r;
 }
 
@@ -378,6 +392,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->nr_vcpus = 0;
 	if (vm->slots_registered) {
+		memslots_detach(&vm->slots);
 		mem_listener_unregister(&vm->space, &vm->slots.listener);
 		vm->slots_registered = false;
 	}
@@ -394,6 +409,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->cmos_ready)
 		cmos_destroy(&vm->cmos);
 	vm->serial_ready = vm->cmos_ready = false;
+	q35_destroy(&vm->q35);
+	debugport_destroy(&vm->dbg);
 	if (vm->pio_ready)
 		iobus_destroy(&vm->pio);
 	vm->pio_ready = false;

@@ -121,6 +121,14 @@ int memslots_init(struct memslots *ms, int vm_fd, unsigned max_slots, FILE *trac
 	return 0;
 }
 
+void memslots_detach(struct memslots *ms)
+{
+	pthread_mutex_lock(&ms->trace_lock);
+	ms->vm_fd = -1;
+	ms->trace = NULL;
+	pthread_mutex_unlock(&ms->trace_lock);
+}
+
 void memslots_destroy(struct memslots *ms)
 {
 	if (!ms->slots)

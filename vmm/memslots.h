@@ -37,6 +37,12 @@ struct memslots {
 
 int memslots_init(struct memslots *ms, int vm_fd, unsigned max_slots, FILE *trace) WUR;
 void memslots_destroy(struct memslots *ms);
+/*
+ * Teardown: from now on the listener only does its bookkeeping, with no
+ * ioctl and no trace line. Closing the VM fd frees every slot at once, so a
+ * trace ends with the guest's last real change, not with the teardown.
+ */
+void memslots_detach(struct memslots *ms);
 void memslots_trace_line(struct memslots *ms, const char *line);
 void memslots_print(const struct memslots *ms, FILE *f);
 

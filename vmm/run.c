@@ -157,5 +157,10 @@ int vm_run(struct vm *vm)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	if (tty)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	if (atomic_load(&vm->ram_mmio_exits))
+		log_warn("%llu MMIO exits landed in guest RAM (first at gpa 0x%llx): "
+			 "a memslot was missing while the guest ran",
+			 (unsigned long long)atomic_load(&vm->ram_mmio_exits),
+			 (unsigned long long)atomic_load(&vm->ram_mmio_first));
 	return vm->exit_status;
 }

@@ -276,6 +276,20 @@ static void vcpu_io(struct vcpu *v)
 	}
 }
 
+/* An MMIO exit on RAM that KVM should have had in a memslot: count it. */
+static void vcpu_check_hole(struct vm *vm, uint64_t gpa, bool is_write)
+{
+	struct mem_flat_view *view = mem_view_get(&vm->space);
+	const struct mem_flat_range *fr = mem_view_find(view, gpa);
+	uint64_t zero = 0;
+
+	if (fr && mem_range_is_ram(fr) && !(is_write && fr->readonly)) {
+		atomic_compare_exchange_strong(&vm->ram_mmio_first, &zero, gpa);
+		atomic_fetch_add(&vm->ram_mmio_exits, 1);
+	}
+	mem_flat_view_put(view);
+}
+
 static void vcpu_mmio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -284,6 +298,7 @@ static void vcpu_mmio(struct vcpu *v)
 
 	if (len > 8)
 		return; /* KVM never sends more; a bad length must not reach the copy */
+	vcpu_check_hole(v->vm, run->mmio.phys_addr, run->mmio.is_write);
 	if (run->mmio.is_write) {
 		memcpy(&val, run->mmio.data, len);
 		mem_dispatch(&v->vm->space, run->mmio.phys_addr, len, true, &val);

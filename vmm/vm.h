@@ -20,6 +20,7 @@
 #include "devices/debugport.h"
 #include "devices/i8042.h"
 #include "devices/iobus.h"
+#include "devices/q35.h"
 #include "devices/serial.h"
 #include "firmware/boot.h"
 #include "memory/memory.h"
@@ -60,8 +61,17 @@ struct vm {
 	struct i8042 kbd;
 	struct cmos cmos;
 	struct debugport dbg;
+	struct q35_host q35;
 	int serial_fd, debugcon_fd;
 	bool serial_ready, cmos_ready;
+
+	/*
+	 * MMIO exits whose address the flat view says is RAM the guest may use
+	 * that way: KVM had no memslot there at that instant (a "hole"). Served
+	 * from RAM anyway, counted, and reported when the VM ends.
+	 */
+	atomic_ullong ram_mmio_exits;
+	_Atomic uint64_t ram_mmio_first;
 
 	struct fw_entry entry;
 	bool direct_boot;

@@ -31,6 +31,8 @@ $(eval $(call guest,reset,reset,))
 $(eval $(call guest,reset_cf9,reset,-DRESET_CF9))
 $(eval $(call guest,triple,triple,))
 $(eval $(call guest,romwrite,romwrite,))
+$(eval $(call guest,pam,pam,))
+$(eval $(call guest,holes,holes,))
 
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_DIR)/guest.ld
 	$(GUEST_LD) -m elf_i386 -nostdlib --build-id=none -T $(GUEST_DIR)/guest.ld -o $@ $<
