@@ -47,7 +47,7 @@ cli_unknown_flag cli_bad_memory cli_cpus_zero cli_serial_bogus cli_no_payload cl
 cli_missing_kernel cli_missing_firmware fw_bad_size
 memmap_256m memmap_1100g memmap_physbits_refused
 hello hello_cpus4 hello_serial_file hello_debugcon modes romwrite
-smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots pam holes
+smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots pam holes bigmem
 "
 
 # --- CLI: no guest runs, so no /dev/kvm is needed ----------------------------------------
@@ -268,6 +268,19 @@ t_holes() {
 	fi
 	[ "$_calls" -gt 1000 ] || { fail "only $_calls memslot calls after start: PAM writes did not reach KVM"; return 1; }
 	pass
+}
+
+# RAM above 1 TiB in a 1100 GiB guest (MAP_NORESERVE: only touched pages cost), with the
+# AMD HyperTransport range and 4 GiB-1 TiB empty. The host needs 42 phys-bits.
+t_bigmem() {
+	vmm_only bigmem && needs_kvm bigmem || return 1
+	if ! "$VMM" --memory 1100G --amd-hole on --memory-map >/dev/null 2>"$WORK/bigmem.pb"; then
+		skip "this host cannot hold the layout: $(cat "$WORK/bigmem.pb")"
+		return 1
+	fi
+	run_guest bigmem 1 "$TIMEOUT" -- --firmware "$GUESTS/bigmem.bin" --memory 1100G \
+		--amd-hole on &&
+		expect_in_order "BIG ram ok" "BIG holes ok" && pass
 }
 
 # --- main --------------------------------------------------------------------------------

@@ -417,7 +417,8 @@ cpio_of "$W/payroot" | gzip -1 >>"$W/initrd"
 #------------------------------------------------------------------------------------------
 # -nodefaults: no VGA, NIC, CD-ROM for level 1 to probe; the serial port is the only
 # console and the only output.
-QEMU=(qemu-system-x86_64 -machine q35 -accel tcg -cpu max -m "$MEM" -smp "$SMP"
+# phys-bits=48: level 1 must hold guests above 1 TiB (QEMU's TCG default is 40).
+QEMU=(qemu-system-x86_64 -machine q35 -accel tcg -cpu max,phys-bits=48 -m "$MEM" -smp "$SMP"
 	-nodefaults -no-user-config -display none -serial stdio -no-reboot
 	-kernel "$ASSETS/vmlinux" -initrd "$W/initrd")
 APPEND="${L1_APPEND[*]}"

@@ -1,0 +1,110 @@
+/*
+ * pambench.bin - how long a PAM register write takes, seen from the guest:
+ * from the write to resumed execution, configuration address included.
+ *
+ * Running from the firmware alias below 4 GiB, the guest counts, over
+ * SECONDS RTC seconds each (starting on a second edge):
+ *   pam:  conf1 address + byte write to PAM1, alternating 0x00 / 0x33
+ *         (both 0xC0000 segments disabled / read-write: a real memslot change);
+ *   base: the same two port writes to register 0x00 (vendor ID, read-only:
+ *         the same exits, no memory-map change).
+ * It prints "PAMBENCH seconds=<hex> pam=<hex count> base=<hex count>" and
+ * debug-exit 0. bench/pam.sh turns that into µs per write.
+ */
+#include "lib.S"
+
+#define HI(x)		(A(x) + TOP_ALIAS)
+#define SECONDS		2
+
+.macro PRINTH text
+	.pushsection .rodata
+9004:	.asciz	"\text"
+	.popsection
+	mov	$HI(9004b), %esi
+	call	puts_32
+.endm
+
+	RESET_VECTOR start
+	.text
+	.code16
+start:
+	REAL_INIT
+	lgdtl	%cs:gdt_desc_hi
+	mov	%cr0, %eax
+	or	$1, %eax
+	mov	%eax, %cr0
+	ljmpl	$SEL_CODE32, $HI(prot32)
+	.code32
+prot32:
+	mov	$SEL_DATA, %ax
+	mov	%ax, %ds
+	mov	%ax, %es
+	mov	%ax, %ss
+	mov	$STACK_TOP, %esp
+
+	mov	$0x80000090, %ebx		/* PAM0-3 dword; PAM1 is byte 1 */
+	call	measure
+	mov	%ebp, 0x800
+	mov	$0x80000000, %ebx		/* vendor ID dword */
+	call	measure
+	mov	%ebp, 0x804
+	PRINTH	"PAMBENCH seconds="
+	mov	$SECONDS, %eax
+	call	hex32_32
+	PRINTH	" pam="
+	mov	0x800, %eax
+	call	hex32_32
+	PRINTH	" base="
+	mov	0x804, %eax
+	call	hex32_32
+	PRINTH	"\n"
+	DEBUG_EXIT_WITH 0
+
+/*
+ * Count writes (conf address ebx, byte 1 of the data port) during SECONDS
+ * RTC seconds, from a second edge. ebp = count. Clobbers eax, ecx, edx, esi, edi.
+ */
+measure:
+	call	wait_edge
+	xor	%ebp, %ebp
+	mov	$SECONDS, %esi
+1:	mov	%ebx, %eax
+	mov	$0xCF8, %dx
+	out	%eax, %dx
+	mov	%ebp, %eax
+	and	$1, %eax
+	imul	$0x33, %eax, %eax
+	mov	$0xCFD, %dx
+	out	%al, %dx
+	inc	%ebp
+	test	$15, %ebp			/* look at the clock every 16 writes */
+	jnz	1b
+	CMOS_READ 0x00
+	cmp	%al, %cl
+	je	1b
+	mov	%al, %cl
+	dec	%esi
+	jnz	1b
+	ret
+
+/* Return just after the RTC seconds register changes; cl = the new value. */
+wait_edge:
+	CMOS_READ 0x00
+	mov	%al, %cl
+1:	CMOS_READ 0x00
+	cmp	%al, %cl
+	je	1b
+	mov	%al, %cl
+	ret
+
+	.code16
+	IO_FUNCS 16
+	.code32
+	IO_FUNCS 32
+	GDT
+
+	.section .rodata
+	.balign 4
+gdt_desc_hi:
+	.word	gdt_end - gdt - 1
+	.long	HI(gdt)
