@@ -27,6 +27,8 @@
  *                    0x08080 memory map (up to 128 entries)
  *   0x09000-0x09FFF  boot stack (rsp = 0x9FF0)
  *   0x20000-0x2FFFF  kernel command line (NUL-terminated)
+ *   0x30000-0x8FFFF  setup_data chain (bzImage: SETUP_DTB)
+ *   0x90000-0x9FBFF  the VMM's ACPI tables (E820 "ACPI data"; vmm/ writes them)
  *   0x9FC00-0x9FFFF  MP floating pointer + configuration table (EBDA)
  *   0x100000+        bzImage protected-mode code (or at pref_address when
  *                    relocatable and it fits) / PVH PT_LOAD segments at p_paddr
@@ -54,6 +56,9 @@
 #define FW_STACK_TOP       0x9FF0ULL
 #define FW_CMDLINE_GPA     0x20000ULL
 #define FW_CMDLINE_MAX     0x10000ULL     /* bytes, including the NUL */
+#define FW_SETUP_DATA_GPA  0x30000ULL
+#define FW_SETUP_DATA_MAX  0x60000ULL     /* up to the ACPI tables at 0x90000 */
+#define FW_SETUP_DTB       2              /* setup_data type SETUP_DTB */
 #define FW_MPTABLE_GPA     PC_EBDA_START  /* Linux scans the first KiB of the EBDA */
 #define FW_KERNEL_MIN_GPA  PC_HIGH_START  /* nothing of the kernel below 1 MiB */
 
@@ -87,6 +92,9 @@ struct fw_linux_cfg {
 	const uint8_t *initrd; size_t initrd_len; /* initrd may be NULL/0 */
 	const char *cmdline;              /* may be NULL: empty */
 	unsigned ncpus;
+	uint64_t rsdp_gpa;                /* ACPI RSDP already in guest memory; 0: none */
+	/* bzImage only: a flattened device tree handed over as setup_data SETUP_DTB */
+	const void *dtb; size_t dtb_len;
 };
 
 /*

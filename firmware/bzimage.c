@@ -29,6 +29,7 @@
 #define BZ_RELOCATABLE      0x234
 #define BZ_XLOADFLAGS       0x236
 #define BZ_CMDLINE_SIZE     0x238
+#define BZ_SETUP_DATA       0x250
 #define BZ_PREF_ADDRESS     0x258
 #define BZ_INIT_SIZE        0x260
 #define BZ_FIELDS_END       0x264   /* every field we read lies before this */
@@ -205,8 +206,10 @@ static void bz_build_zero_page(uint8_t *zp, const struct fw_linux_cfg *cfg,
 	fw_put32(zp + BZ_CMD_LINE_PTR, (uint32_t)FW_CMDLINE_GPA);
 	fw_put32(zp + BZ_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
 	fw_put32(zp + BZ_RAMDISK_SIZE, (uint32_t)cfg->initrd_len);
-	/* ACPI comes later; 0 makes the kernel search for the RSDP itself. */
-	fw_put64(zp + ZP_ACPI_RSDP_ADDR, 0);
+	/* 0 (no tables) makes the kernel search for an RSDP itself */
+	fw_put64(zp + ZP_ACPI_RSDP_ADDR, cfg->rsdp_gpa);
+	if (cfg->dtb_len)
+		fw_put64(zp + BZ_SETUP_DATA, FW_SETUP_DATA_GPA);
 
 	for (n = 0; n < l->nr_e820 && n < ARRAY_SIZE(l->e820) && n < ZP_E820_MAX; n++) {
 		uint8_t *e = zp + ZP_E820_TABLE + n * ZP_E820_ENTRY_SIZE;
@@ -216,6 +219,19 @@ static void bz_build_zero_page(uint8_t *zp, const struct fw_linux_cfg *cfg,
 		fw_put32(e + 16, l->e820[n].type);
 	}
 	zp[ZP_E820_ENTRIES] = (uint8_t)n;
+}
+
+/* One setup_data node {u64 next = 0, u32 type, u32 len, data} at FW_SETUP_DATA_GPA. */
+static int bz_write_setup_dtb(const struct fw_linux_cfg *cfg)
+{
+	uint8_t hdr[16];
+	int ret;
+
+	fw_put64(hdr, 0);
+	fw_put32(hdr + 8, FW_SETUP_DTB);
+	fw_put32(hdr + 12, (uint32_t)cfg->dtb_len);
+	ret = mem_write(cfg->space, FW_SETUP_DATA_GPA, hdr, sizeof(hdr));
+	return ret ?: mem_write(cfg->space, FW_SETUP_DATA_GPA + sizeof(hdr), cfg->dtb, cfg->dtb_len);
 }
 
 int fw_load_bzimage(const struct fw_linux_cfg *cfg, struct fw_entry *entry, char *err,
@@ -237,6 +253,9 @@ int fw_load_bzimage(const struct fw_linux_cfg *cfg, struct fw_entry *entry, char
 		return fw_fail(err, errlen, -E2BIG,
 			       "command line of %zu bytes is longer than the kernel's cmdline_size %u",
 			       cmdline_len, i.cmdline_size);
+	if (cfg->dtb_len && cfg->dtb_len > FW_SETUP_DATA_MAX - 16)
+		return fw_fail(err, errlen, -E2BIG, "device tree of %zu bytes is larger than %llu",
+			       cfg->dtb_len, (unsigned long long)FW_SETUP_DATA_MAX - 16);
 	ret = bz_place_kernel(cfg, &i, &load, &end, err, errlen);
 	if (ret)
 		return ret;
@@ -266,6 +285,8 @@ int fw_load_bzimage(const struct fw_linux_cfg *cfg, struct fw_entry *entry, char
 		bz_build_zero_page(zp, cfg, &i, initrd_gpa);
 		ret = mem_write(cfg->space, FW_ZERO_PAGE_GPA, zp, sizeof(zp));
 	}
+	if (!ret && cfg->dtb_len)
+		ret = bz_write_setup_dtb(cfg);
 	if (!ret)
 		ret = fw_write_page_tables(cfg->space);
 	if (!ret)

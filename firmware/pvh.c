@@ -325,7 +325,7 @@ static void pvh_build_start_info(uint8_t *buf, size_t buflen, const struct fw_li
 	fw_put32(si + 12, cfg->initrd_len ? 1 : 0);   /* nr_modules */
 	fw_put64(si + 16, cfg->initrd_len ? FW_MODLIST_GPA : 0);
 	fw_put64(si + 24, FW_CMDLINE_GPA);
-	fw_put64(si + 32, 0);                         /* rsdp_paddr: ACPI comes later */
+	fw_put64(si + 32, cfg->rsdp_gpa);             /* rsdp_paddr; 0: none */
 	fw_put64(si + 40, FW_MEMMAP_GPA);
 	fw_put32(si + 48, l->nr_e820);
 

@@ -193,7 +193,7 @@ static int pc_e820_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static int pc_e820_build(struct pc_layout *l, const struct pc_resv_list *resv)
+static int pc_e820_build(struct pc_layout *l, const struct pc_resv_list *resv, bool acpi_low)
 {
 	uint64_t top = l->pci64_end;
 	unsigned i;
@@ -205,7 +205,14 @@ static int pc_e820_build(struct pc_layout *l, const struct pc_resv_list *resv)
 	 * range, because Linux's PVH entry reserves the ISA range 0xA0000-1M
 	 * itself: so the kernel's map equals ours on both boot paths.
 	 */
-	ret |= pc_e820_add(l, 0, PC_EBDA_START, E820_RAM);
+	if (acpi_low) {
+		/* the VMM's own ACPI tables for a direct boot, just below the EBDA */
+		ret |= pc_e820_add(l, 0, PC_ACPI_LOW_START, E820_RAM);
+		ret |= pc_e820_add(l, PC_ACPI_LOW_START, PC_EBDA_START - PC_ACPI_LOW_START,
+				   E820_ACPI);
+	} else {
+		ret |= pc_e820_add(l, 0, PC_EBDA_START, E820_RAM);
+	}
 	ret |= pc_e820_add(l, PC_EBDA_START, PC_HIGH_START - PC_EBDA_START, E820_RESERVED);
 	/*
 	 * TSEG is not carved out here: for a direct Linux boot nothing enables
@@ -415,7 +422,7 @@ int pc_layout_compute(const struct pc_layout_cfg *cfg, struct pc_layout *out, ch
 		goto out;
 	}
 
-	ret = pc_e820_build(out, &resv);
+	ret = pc_e820_build(out, &resv, cfg->acpi_low);
 	if (ret)
 		pc_err(err, errlen, "too many reserved IOVA ranges for the E820 table");
 out:

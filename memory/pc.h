@@ -22,6 +22,7 @@
 /* Reasons for holes; each constant says why it is where it is. */
 #define PC_LOW_RAM_END     0xA0000ULL      /* 640 KiB: VGA/SMRAM window starts here */
 #define PC_EBDA_START      0x9FC00ULL      /* last KiB below 640K: EBDA / MP table, kept in E820 */
+#define PC_ACPI_LOW_START  0x90000ULL      /* direct boot: the VMM's ACPI tables up to the EBDA */
 #define PC_VGA_START       0xA0000ULL      /* legacy VGA / SMRAM window, 128 KiB */
 #define PC_PAM_START       0xC0000ULL      /* 13 PAM segments up to 1 MiB */
 #define PC_BIOS_START      0xE0000ULL      /* last 128 KiB of the firmware image is mirrored here */
@@ -70,6 +71,11 @@ struct pc_layout_cfg {
 	unsigned nr_usable_iova;
 	uint64_t hotplug_size;          /* 0: no hotplug area */
 	uint64_t pci64_size;            /* 64-bit PCI window size; 0 picks a default */
+	/*
+	 * Direct boot (no firmware): [PC_ACPI_LOW_START, PC_EBDA_START) holds the
+	 * VMM's ACPI tables and is E820 "ACPI data". Firmware allocates its own.
+	 */
+	bool acpi_low;
 };
 
 struct pc_layout {

@@ -36,6 +36,7 @@ static int vm_layout(struct vm *vm, const struct vm_config *cfg)
 	struct pc_layout_cfg lc = {
 		.ram_size = cfg->memory,
 		.amd_hole = cfg->amd_hole,
+		.acpi_low = cfg->kernel && !cfg->firmware,
 	};
 	char err[256] = "";
 	int r;

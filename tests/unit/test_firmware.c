@@ -491,6 +491,52 @@ START_TEST(test_bz_load_ok)
 }
 END_TEST
 
+/* ACPI RSDP address and a device tree as setup_data SETUP_DTB (bzImage), RSDP for PVH. */
+START_TEST(test_rsdp_and_setup_dtb)
+{
+	struct fx *f = fx_new(256 * MiB);
+	struct elf_opts o = { 0 };
+	uint8_t dtb[300], got[300];
+	struct fw_entry e;
+	struct fw_linux_cfg c;
+	char err[256];
+	size_t len, i;
+	uint8_t *img = make_bzimage(4096, &len), *elf;
+
+	for (i = 0; i < sizeof(dtb); i++)
+		dtb[i] = (uint8_t)(i * 7 + 1);
+	c = cfg_for(f, img, len);
+	c.ncpus = 1;
+	c.rsdp_gpa = 0x90000;
+	c.dtb = dtb;
+	c.dtb_len = sizeof(dtb);
+	ck_assert_msg(fw_load_linux(&c, &e, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(rd64(f, FW_ZERO_PAGE_GPA + 0x070), 0x90000);
+	ck_assert_uint_eq(rd64(f, FW_ZERO_PAGE_GPA + 0x250), FW_SETUP_DATA_GPA);
+	ck_assert_uint_eq(rd64(f, FW_SETUP_DATA_GPA), 0);               /* next */
+	ck_assert_uint_eq(rd32(f, FW_SETUP_DATA_GPA + 8), FW_SETUP_DTB);
+	ck_assert_uint_eq(rd32(f, FW_SETUP_DATA_GPA + 12), sizeof(dtb));
+	ck_assert_int_eq(mem_read(&f->s, FW_SETUP_DATA_GPA + 16, got, sizeof(got)), 0);
+	ck_assert_mem_eq(got, dtb, sizeof(dtb));
+
+	/* a tree that does not fit below the ACPI tables is refused, nothing loaded */
+	c.dtb_len = FW_SETUP_DATA_MAX;
+	ck_assert_int_eq(fw_load_linux(&c, &e, err, sizeof(err)), -E2BIG);
+	ck_assert_msg(strstr(err, "device tree"), "%s", err);
+
+	/* PVH: rsdp_paddr in hvm_start_info */
+	elf = make_elf(&o, &len);
+	c = cfg_for(f, elf, len);
+	c.ncpus = 1;
+	c.rsdp_gpa = 0x90000;
+	ck_assert_msg(fw_load_linux(&c, &e, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(rd64(f, FW_START_INFO_GPA + 32), 0x90000);
+	free(elf);
+	free(img);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(test_bz_load_addresses)
 {
 	struct fx *f = fx_new(256 * MiB);
@@ -1220,6 +1266,7 @@ static Suite *firmware_suite(void)
 	tcase_add_test(tc, test_bz_parse_rejects);
 	tcase_add_test(tc, test_bz_load_ok);
 	tcase_add_test(tc, test_bz_load_addresses);
+	tcase_add_test(tc, test_rsdp_and_setup_dtb);
 	tcase_add_test(tc, test_bz_load_rejects);
 	tcase_add_test(tc, test_cmdline_too_long_for_area);
 	tcase_add_test(tc, test_elf_parse_ok);

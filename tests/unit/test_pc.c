@@ -141,6 +141,23 @@ START_TEST(test_layout_256m)
 }
 END_TEST
 
+/* Direct boot: the VMM's ACPI tables sit below the EBDA as "ACPI data". */
+START_TEST(test_layout_acpi_low)
+{
+	struct pc_layout_cfg c = cfg_of(256 * MiB, 40, PC_AMD_HOLE_OFF);
+	struct pc_layout l;
+	char err[128];
+
+	c.acpi_low = true;
+	ck_assert_int_eq(pc_layout_compute(&c, &l, err, sizeof(err)), 0);
+	ck_assert_uint_eq(l.nr_e820, 6);
+	ck_assert(has_e820(&l, 0, PC_ACPI_LOW_START, E820_RAM));
+	ck_assert(has_e820(&l, PC_ACPI_LOW_START, PC_EBDA_START - PC_ACPI_LOW_START, E820_ACPI));
+	ck_assert(has_e820(&l, PC_EBDA_START, PC_HIGH_START - PC_EBDA_START, E820_RESERVED));
+	ck_assert(has_e820(&l, PC_HIGH_START, 255 * MiB, E820_RAM));
+}
+END_TEST
+
 START_TEST(test_layout_3g_4g)
 {
 	struct pc_layout_cfg c = cfg_of(3 * GiB, 40, PC_AMD_HOLE_OFF);
@@ -1036,6 +1053,7 @@ static Suite *pc_suite(void)
 	TCase *tm = tcase_create("machine");
 
 	tcase_add_test(tl, test_layout_256m);
+	tcase_add_test(tl, test_layout_acpi_low);
 	tcase_add_test(tl, test_layout_3g_4g);
 	tcase_add_test(tl, test_layout_1100g_amd);
 	tcase_add_test(tl, test_layout_1100g_intel);

@@ -50,7 +50,7 @@ boot linux-stock-pvh-smp2 /l2/stock-vmlinux 2
 boot linux-stock-bzimage-smp2 /l2/stock-bzImage 2
 
 # The kernel's BIOS-e820 lines must be exactly vmm --memory-map's e820 lines.
-/payload/vmm --memory 512M --memory-map | sed -n 's/^e820: \[mem \(.*\)\] \(.*\)$/\1 \2/p' >/tmp/want.e820
+/payload/vmm --memory 512M --kernel /l2/vmlinux --memory-map | sed -n 's/^e820: \[mem \(.*\)\] \(.*\)$/\1 \2/p' >/tmp/want.e820
 sed -n 's/.*BIOS-e820: \[mem \(.*\)\] \(.*\)$/\1 \2/p' /tmp/linux-pvh.out | tr -d '\r' >/tmp/got.e820
 if [ -s /tmp/got.e820 ] && cmp -s /tmp/want.e820 /tmp/got.e820; then
 	pass linux-e820-matches-memory-map
