@@ -293,8 +293,12 @@ int fw_load_linux(const struct fw_linux_cfg *cfg, struct fw_entry *entry, char *
 	if (err && errlen)
 		err[0] = '\0';
 	if (cfg->kernel && cfg->kernel_len >= sizeof(elf_magic) &&
-	    !memcmp(cfg->kernel, elf_magic, sizeof(elf_magic)))
+	    !memcmp(cfg->kernel, elf_magic, sizeof(elf_magic))) {
+		if (cfg->dtb_len)
+			return fw_fail(err, errlen, -EINVAL,
+				       "a device tree needs a bzImage (PVH has no setup_data)");
 		return fw_load_pvh(cfg, entry, err, errlen);
+	}
 	if (cfg->kernel && cfg->kernel_len >= 0x206 && !memcmp(cfg->kernel + 0x202, "HdrS", 4))
 		return fw_load_bzimage(cfg, entry, err, errlen);
 	if (!cfg->kernel || !cfg->kernel_len)

@@ -40,7 +40,7 @@ int config_parse_size(const char *s, uint64_t *out)
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS,
 	OPT_SERIAL, OPT_DEBUGCON, OPT_MEMORY_MAP, OPT_TRACE, OPT_AMD_HOLE, OPT_PHYS_BITS,
-	OPT_HELP, OPT_VERSION,
+	OPT_HELP, OPT_VERSION, OPT_DUMP_DTB, OPT_DTB_TO_GUEST,
 };
 
 static const struct option config_opts[] = {
@@ -56,6 +56,8 @@ static const struct option config_opts[] = {
 	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "amd-hole", required_argument, NULL, OPT_AMD_HOLE },
 	{ "phys-bits", required_argument, NULL, OPT_PHYS_BITS },
+	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
+	{ "dtb-to-guest", no_argument, NULL, OPT_DTB_TO_GUEST },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -75,6 +77,8 @@ void config_usage(FILE *f)
 	      "  --amd-hole auto|on|off keep RAM out of the AMD HyperTransport range (default auto)\n"
 	      "  --phys-bits N          guest physical address bits (default: the host's)\n"
 	      "  --memory-map           print the guest physical layout and exit\n"
+	      "  --dump-dtb PATH        write the machine description (FDT) and exit\n"
+	      "  --dtb-to-guest         pass that FDT to a bzImage kernel as setup_data\n"
 	      "  --trace memslots=PATH  log every memslot change\n"
 	      "exit status: 0 guest powered off or reset, 1 fatal error, 2 usage error,\n"
 	      "             (v << 1) | 1 when the guest writes v to the debug-exit port 0x501\n", f);
@@ -152,6 +156,8 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, char *err, size_t
 				return config_bad(err, errlen, "bad --phys-bits '%s' (want 32..52)", optarg);
 			cfg->phys_bits = n;
 			break;
+		case OPT_DUMP_DTB: cfg->dump_dtb = optarg; break;
+		case OPT_DTB_TO_GUEST: cfg->dtb_to_guest = true; break;
 		case OPT_HELP: case 'h': cfg->help = true; break;
 		case OPT_VERSION: cfg->version = true; break;
 		case ':':
@@ -164,12 +170,14 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, char *err, size_t
 		return config_bad(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
 	if (cfg->help || cfg->version)
 		return 0;
-	if (!cfg->memory_map && !cfg->kernel && !cfg->firmware)
+	if (!cfg->memory_map && !cfg->dump_dtb && !cfg->kernel && !cfg->firmware)
 		return config_bad(err, errlen, "%s", "nothing to run: give --kernel PATH or --firmware PATH");
 	if ((cfg->initrd || cfg->append) && !cfg->kernel)
 		return config_bad(err, errlen, "%s", "--initrd and --append need --kernel");
 	if (cfg->kernel && cfg->firmware)
 		return config_bad(err, errlen, "%s", "--kernel with --firmware is not supported yet (fw_cfg linuxboot)");
+	if (cfg->dtb_to_guest && !cfg->kernel)
+		return config_bad(err, errlen, "%s", "--dtb-to-guest needs --kernel");
 	if (cfg->memory < 2 * MiB || cfg->memory % (4 * KiB))
 		return config_bad(err, errlen, "%s", "bad --memory: want at least 2M, a multiple of 4K");
 	return 0;

@@ -35,6 +35,8 @@ struct vm_config {
 	enum pc_amd_hole amd_hole;
 	unsigned phys_bits;         /* 0: the host's */
 	bool memory_map;            /* print the layout and exit */
+	const char *dump_dtb;       /* write the machine's device tree here and exit */
+	bool dtb_to_guest;          /* hand the device tree to a bzImage as SETUP_DTB */
 	bool help, version;
 };
 

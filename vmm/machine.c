@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "firmware/fdt.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
 
@@ -163,6 +164,50 @@ out:
 	return r;
 }
 
+/* The machine description: layout, CPUs, command line, the PCI host and its devices. */
+static int vm_build_dtb(const struct vm_config *cfg, const struct pc_layout *l, void **blob,
+			size_t *len)
+{
+	static const struct fdt_pci_dev host = {
+		.devfn = 0, .vendor = Q35_VENDOR_ID, .device = Q35_DEVICE_ID,
+		.class_code = 0x060000, .name = "host-bridge",
+	};
+	struct fdt_cfg fc = {
+		.layout = l, .ncpus = cfg->cpus, .cmdline = cfg->append,
+		.ecam_base = PC_ECAM_BASE, .ecam_size = PC_ECAM_SIZE,
+		.pci = &host, .nr_pci = 1,
+	};
+	int r = fdt_build(&fc, blob, len);
+
+	if (r)
+		log_error("cannot build the device tree: %s", strerror(-r));
+	return r;
+}
+
+int vm_dump_dtb(const struct vm_config *cfg)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	void *blob = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!vm)
+		return -ENOMEM;
+	vm->cfg = *cfg;
+	r = vm_layout(vm, cfg);
+	if (!r)
+		r = vm_build_dtb(cfg, &vm->layout, &blob, &len);
+	if (!r) {
+		r = fdt_write_file(blob, len, cfg->dump_dtb);
+		if (r)
+			log_error("cannot write the device tree to %s: %s", cfg->dump_dtb,
+				  strerror(-r));
+	}
+	free(blob);
+	free(vm);
+	return r;
+}
+
 static int vm_open_file(const char *path, const char *what)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -266,14 +311,22 @@ static int vm_load_kernel(struct vm *vm)
 	};
 	uint8_t *kernel = NULL, *initrd = NULL;
 	size_t klen = 0, ilen = 0;
+	void *dtb = NULL;
 	char err[256] = "";
 	int r;
+
+	if (vm->cfg.dtb_to_guest) {
+		r = vm_build_dtb(&vm->cfg, &vm->layout, &dtb, &lc.dtb_len);
+		if (r)
+			return r;
+		lc.dtb = dtb;
+	}
 
 	r = file_read_all(vm->cfg.kernel, &kernel, &klen, KERNEL_MAX);
 	if (r) {
 		log_error("cannot read kernel %s: %s", vm->cfg.kernel,
 			  r == -EFBIG ? "larger than 512 MiB" : strerror(-r));
-		return r;
+		goto out;
 	}
 	if (vm->cfg.initrd) {
 		r = file_read_all(vm->cfg.initrd, &initrd, &ilen, vm->layout.below_4g);
@@ -294,6 +347,7 @@ static int vm_load_kernel(struct vm *vm)
 out:
 	free(kernel);
 	free(initrd);
+	free(dtb);
 	return r;
 }
 

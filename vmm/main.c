@@ -31,8 +31,13 @@ int main(int argc, char **argv)
 		printf("vmm %s\n", VMM_VERSION);
 		return 0;
 	}
-	if (cfg.memory_map)
-		return vm_print_memory_map(&cfg, stdout) ? 1 : 0;
+	if (cfg.memory_map || cfg.dump_dtb) {
+		if (cfg.memory_map && vm_print_memory_map(&cfg, stdout))
+			return 1;
+		if (cfg.dump_dtb && vm_dump_dtb(&cfg))
+			return 1;
+		return 0;
+	}
 
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {

@@ -94,6 +94,8 @@ int vm_run(struct vm *vm);
 void vm_stop(struct vm *vm, int status, const char *why);
 /* Print the E820 table and the memslots (--memory-map). */
 int vm_print_memory_map(const struct vm_config *cfg, FILE *f) WUR;
+/* Write the machine description (FDT) to cfg->dump_dtb (--dump-dtb). */
+int vm_dump_dtb(const struct vm_config *cfg) WUR;
 
 int vm_irq_routing(struct vm *vm) WUR;
 

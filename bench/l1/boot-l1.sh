@@ -1,87 +1,88 @@
 #!/bin/sh
 # bench/l1/boot-l1.sh - runs in level 1 of the rig as /payload/run-l1.sh
-# (busybox ash, cwd /payload, real nested /dev/kvm). Measures vmm boot:
-#  (a) firmware hello.bin, launch -> exit, HELLO_RUNS timed runs plain and
-#      HELLO_RUNS more under `busybox time -v` for peak RSS;
-#  (b) Linux PVH (/l2/vmlinux + /l2/initrd.cpio.gz, 512M) to /init's reboot,
-#      LINUX_RUNS runs under `busybox time -v` (wall time and RSS together;
-#      the wrapper's cost is noise against a multi-second boot).
-# Wall time is busybox ash's $EPOCHREALTIME (microseconds) around the run, so
-# it includes fork+exec of the vmm binary. Peak RSS is the child's ru_maxrss
-# from wait4(), which also covers the forked busybox child before its exec
-# (small: a fork of busybox time); the reference line `vmm --memory-map`
-# (vmm without creating a VM) shows the static binary's own footprint.
-# Output: one "bench boot: ..." line per figure; exit non-zero on any failure.
+# (busybox ash, cwd /payload, real nested /dev/kvm). vmm and its QEMU peer
+# (bench/qemu-payload.sh, in /payload/qemu) in the same run, the same way:
+#  (a) firmware hello.bin launch -> exit: vmm --firmware against
+#      QEMU -M pc -accel kvm -bios, HELLO_RUNS timed runs each, and as many
+#      under `busybox time -v` for peak RSS;
+#  (b) Linux PVH vmlinux + initrd (512M) to /init's marker and reboot: vmm
+#      against QEMU -M microvm -accel kvm with the same kernel and initramfs,
+#      LINUX_RUNS runs each under `busybox time -v` (wall time and RSS).
+# Wall time is $EPOCHREALTIME around the run (fork+exec included); RSS is
+# the child's ru_maxrss. Output: "bench boot: ..." lines, then the ratios.
 cd /payload || exit 1
 HELLO_RUNS=${HELLO_RUNS:-20}
 LINUX_RUNS=${LINUX_RUNS:-5}
 VMM=/payload/vmm
+QEMU=/payload/qemu/qemu
 fail=0
 
-# ms between two $EPOCHREALTIME values
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b - a) * 1000 }'; }
-# median and min (and max) of the numbers in file $1
-stats() { sort -n "$1" | awk '{ v[NR] = $1 } END {
-	if (NR == 0) { print "none"; exit }
-	m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-	printf "median %s min %s max %s (n=%d)\n", m, v[1], v[NR], NR }'; }
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END {
+	if (NR == 0) { print "nan"; exit }
+	print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+minimum() { sort -n "$1" | head -n 1; }
 rss() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
+
+# measure TAG RUNS WANT_RC MARKER SEPARATE_RSS CMD...: serial goes to /tmp/s.
+# Leaves TAG.ms and TAG.rss in /tmp. SEPARATE_RSS=1 times plain runs and
+# takes RSS from extra runs under busybox time (short runs), 0 does both at once.
+measure() {
+	tag=$1 runs=$2 want=$3 marker=$4 sep=$5
+	shift 5
+	: >/tmp/$tag.ms; : >/tmp/$tag.rss
+	i=0
+	while [ $i -lt "$runs" ]; do
+		rm -f /tmp/s
+		t0=$EPOCHREALTIME
+		if [ "$sep" = 1 ]; then
+			timeout -s KILL 90 "$@" </dev/null >/dev/null 2>/tmp/$tag.err
+		else
+			timeout -s KILL 90 busybox time -v "$@" </dev/null >/dev/null 2>/tmp/$tag.t
+		fi
+		rc=$?
+		t1=$EPOCHREALTIME
+		if [ $rc -ne "$want" ] || ! grep -q "$marker" /tmp/s 2>/dev/null; then
+			echo "bench boot: FAIL $tag run $i: exited $rc (want $want): $(tail -n 3 /tmp/$tag.err /tmp/$tag.t 2>/dev/null | tr '\n' ' ') serial: $(tail -n 3 /tmp/s 2>/dev/null | tr '\n' ' ')"
+			fail=1
+			return 1
+		fi
+		ms "$t0" "$t1" >>/tmp/$tag.ms
+		if [ "$sep" = 1 ]; then
+			timeout -s KILL 90 busybox time -v "$@" </dev/null >/dev/null 2>/tmp/$tag.t
+		fi
+		rss /tmp/$tag.t >>/tmp/$tag.rss
+		i=$((i + 1))
+	done
+	echo "bench boot: $tag launch->exit median $(median /tmp/$tag.ms) ms min $(minimum /tmp/$tag.ms) ms, peak RSS median $(median /tmp/$tag.rss) KiB (n=$runs)"
+}
 
 echo "bench boot: level 1 $(uname -r), $(grep -c ^processor /proc/cpuinfo) vCPU, $(awk '/MemTotal/ {print $2}' /proc/meminfo) KiB"
-if ! busybox time -v $VMM --memory 512M --memory-map >/dev/null 2>/tmp/floor.t; then
-	echo "bench boot: FAIL busybox time -v vmm --memory-map: $(tr '\n' ' ' </tmp/floor.t)"
-	exit 1
-fi
-echo "bench boot: reference: vmm --memory-map (no VM created) peak RSS $(rss /tmp/floor.t) KiB"
-
-# (a) firmware hello: writes 0 to port 0x501, so vmm exits 1.
-: >/tmp/h.ms; : >/tmp/h.rss
-i=0
-while [ $i -lt "$HELLO_RUNS" ]; do
-	rm -f /tmp/s
-	t0=$EPOCHREALTIME
-	timeout -s KILL 20 $VMM --firmware /payload/hello.bin --serial file:/tmp/s
-	rc=$?
-	t1=$EPOCHREALTIME
-	if [ $rc -ne 1 ] || ! grep -q "HELLO real-mode" /tmp/s; then
-		echo "bench boot: FAIL hello run $i: vmm exited $rc, serial '$(head -c 80 /tmp/s | tr '\n' ' ')'"
-		fail=1; break
-	fi
-	ms "$t0" "$t1" >>/tmp/h.ms
-	timeout -s KILL 20 busybox time -v $VMM --firmware /payload/hello.bin --serial file:/tmp/s 2>/tmp/h.t
-	rss /tmp/h.t >>/tmp/h.rss
-	i=$((i + 1))
-done
-if [ $fail -eq 0 ]; then
-	echo "bench boot: firmware hello launch->exit ms: $(stats /tmp/h.ms)"
-	echo "bench boot: firmware hello peak RSS KiB: $(stats /tmp/h.rss)"
-	echo "bench boot: firmware hello launch->exit median $(stats /tmp/h.ms | awk '{print $2}') ms min $(stats /tmp/h.ms | awk '{print $4}') ms, peak RSS $(stats /tmp/h.rss | awk '{print $2}') KiB"
+have_qemu=0
+if [ -x $QEMU ] && $QEMU --version >/dev/null 2>&1; then
+	have_qemu=1
+	echo "bench boot: peer $($QEMU --version | head -n 1)"
+else
+	echo "bench boot: SKIP peer: no QEMU in the payload"
 fi
 
-# (b) Linux PVH to /init (prints L2-INIT-OK, reboots: vmm exits 0).
-: >/tmp/l.ms; : >/tmp/l.rss
-i=0
-while [ $i -lt "$LINUX_RUNS" ]; do
-	rm -f /tmp/ls
-	t0=$EPOCHREALTIME
-	timeout -s KILL 60 busybox time -v $VMM --kernel /l2/vmlinux --initrd /l2/initrd.cpio.gz \
-		--memory 512M --serial file:/tmp/ls \
-		--append "console=ttyS0 reboot=k panic=-1" 2>/tmp/l.t
-	rc=$?
-	t1=$EPOCHREALTIME
-	if [ $rc -ne 0 ] || ! grep -q "L2-INIT-OK" /tmp/ls; then
-		echo "bench boot: FAIL linux run $i: vmm exited $rc: $(grep -v '^	' /tmp/l.t | tail -n 3 | tr '\n' ' ') serial: $(tail -n 3 /tmp/ls | tr '\n' ' ')"
-		fail=1; break
-	fi
-	ms "$t0" "$t1" >>/tmp/l.ms
-	rss /tmp/l.t >>/tmp/l.rss
-	i=$((i + 1))
-done
-if [ $fail -eq 0 ]; then
-	echo "bench boot: linux pvh launch->exit ms: $(stats /tmp/l.ms)"
-	echo "bench boot: linux pvh peak RSS KiB: $(stats /tmp/l.rss)"
-	echo "bench boot: linux pvh (512M, initrd to /init, reboot) launch->exit median $(stats /tmp/l.ms | awk '{print $2}') ms min $(stats /tmp/l.ms | awk '{print $4}') ms, peak RSS $(stats /tmp/l.rss | awk '{print $2}') KiB"
-	# guest-side view: the kernel's own timestamp at reboot (last run)
-	echo "bench boot: linux pvh guest clock at reboot (last run): $(sed -n 's/^\[ *\([0-9.]*\)\] reboot: Restarting.*/\1/p' /tmp/ls | tr -d '\r') s"
+measure vmm-hello "$HELLO_RUNS" 1 "HELLO real-mode" 1 \
+	$VMM --firmware /payload/hello.bin --serial file:/tmp/s
+[ $have_qemu = 1 ] && measure qemu-pc-hello "$HELLO_RUNS" 1 "HELLO real-mode" 1 \
+	$QEMU -M pc -accel kvm -cpu host -nodefaults -no-user-config -display none \
+	-bios /payload/hello.bin -serial file:/tmp/s -device isa-debug-exit,iobase=0x501,iosize=2
+
+measure vmm-linux "$LINUX_RUNS" 0 "L2-INIT-OK" 0 \
+	$VMM --kernel /l2/vmlinux --initrd /l2/initrd.cpio.gz --memory 512M --serial file:/tmp/s \
+	--append "console=ttyS0 reboot=k panic=-1"
+[ $have_qemu = 1 ] && measure qemu-microvm-linux "$LINUX_RUNS" 0 "L2-INIT-OK" 0 \
+	$QEMU -M microvm -accel kvm -cpu host -m 512M -nodefaults -no-user-config -display none \
+	-no-reboot -serial file:/tmp/s -kernel /l2/vmlinux -initrd /l2/initrd.cpio.gz \
+	-append "console=ttyS0 panic=-1"
+
+if [ $fail = 0 ] && [ $have_qemu = 1 ]; then
+	echo "bench boot: ratio hello wall vmm/qemu $(ratio "$(median /tmp/vmm-hello.ms)" "$(median /tmp/qemu-pc-hello.ms)") (goal <= 0.25), peak RSS vmm/qemu $(ratio "$(median /tmp/vmm-hello.rss)" "$(median /tmp/qemu-pc-hello.rss)") (goal <= 0.15)"
+	echo "bench boot: ratio linux wall vmm/qemu-microvm $(ratio "$(median /tmp/vmm-linux.ms)" "$(median /tmp/qemu-microvm-linux.ms)") (goal <= 0.5), peak RSS $(ratio "$(median /tmp/vmm-linux.rss)" "$(median /tmp/qemu-microvm-linux.rss)")"
 fi
 [ $fail -eq 0 ]

@@ -45,7 +45,7 @@ PEER=${PEER:-}
 TESTS="
 cli_unknown_flag cli_bad_memory cli_cpus_zero cli_serial_bogus cli_no_payload cli_help
 cli_missing_kernel cli_missing_firmware fw_bad_size
-memmap_256m memmap_1100g memmap_physbits_refused
+memmap_256m memmap_1100g memmap_physbits_refused dump_dtb dump_dtb_bad_path
 hello hello_cpus4 hello_serial_file hello_debugcon modes romwrite
 smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots pam holes bigmem
 "
@@ -130,6 +130,34 @@ t_memmap_1100g() {
 	else
 		e820_starts usable 0000000100000000 && pass
 	fi
+}
+
+# --dump-dtb: the machine description as an FDT, read back with the dtc tools.
+t_dump_dtb() {
+	vmm_only dump_dtb || return 1
+	if ! command -v fdtget >/dev/null || ! command -v dtc >/dev/null; then
+		skip "fdtget/dtc not installed (apt-get install device-tree-compiler)"
+		return 1
+	fi
+	_d=$WORK/machine.dtb
+	run_cli dump_dtb 0 -- --memory 1100G --phys-bits 48 --amd-hole on --cpus 3 \
+		--kernel "$GUESTS/hello.bin" --append "console=ttyS0 dtb-marker" --dump-dtb "$_d" ||
+		return 1
+	dtc -I dtb -O dts -o "$WORK/machine.dts" "$_d" 2>"$WORK/dtc.err" ||
+		{ fail "dtc cannot read it: $(cat "$WORK/dtc.err")"; return 1; }
+	[ "$(fdtget "$_d" /chosen bootargs)" = "console=ttyS0 dtb-marker" ] ||
+		{ fail "bootargs: '$(fdtget "$_d" /chosen bootargs)'"; return 1; }
+	[ "$(fdtget -l "$_d" /cpus | grep -c '^cpu@')" = 3 ] || { fail "want 3 cpu nodes"; return 1; }
+	[ "$(fdtget -t x "$_d" /reserved-memory/amd-ht-hole@fd00000000 reg)" = "fd 0 3 0" ] ||
+		{ fail "amd-ht-hole reg: '$(fdtget -t x "$_d" /reserved-memory/amd-ht-hole@fd00000000 reg)'"; return 1; }
+	[ "$(fdtget -t x "$_d" /memory@10000000000 reg)" = "100 0 112 80000000" ] ||
+		{ fail "RAM above 1 TiB: '$(fdtget -t x "$_d" /memory@10000000000 reg)'"; return 1; }
+	pass
+}
+
+t_dump_dtb_bad_path() {
+	run_cli dump_dtb_bad_path 1 -- --dump-dtb "$WORK/no-such-dir/m.dtb" &&
+		expect_stderr_lines 1 && expect_grep 'no-such-dir' "$T_ERR" stderr && pass
 }
 
 # --- guests ------------------------------------------------------------------------------
