@@ -170,8 +170,9 @@ static void acpi_table_end(struct acpi_builder *ab, size_t start)
 
 /* ---- DSDT ---------------------------------------------------------------- */
 
-static void acpi_dsdt_pci0(struct aml_buf *b, const struct pc_layout *l)
+static void acpi_dsdt_pci0(struct aml_buf *b, const struct acpi_cfg *cfg)
 {
+	const struct pc_layout *l = cfg->layout;
 	unsigned slot, pin;
 
 	aml_device_begin(b, "PCI0");
@@ -187,7 +188,8 @@ static void acpi_dsdt_pci0(struct aml_buf *b, const struct pc_layout *l)
 
 	aml_name(b, "_CRS");
 	aml_buffer_begin(b);
-	aml_res_word_bus(b, 0x00, 0xFF);
+	/* The buses ECAM covers, as MCFG says. */
+	aml_res_word_bus(b, 0x00, (uint16_t)(cfg->ecam_size / MiB - 1));
 	/* The configuration ports 0xCF8-0xCFF belong to the bridge itself. */
 	aml_res_io(b, 0x0CF8, 0x0CF8, 0x01, 0x08);
 	aml_res_word_io(b, 0x0000, 0x0CF7);
@@ -267,7 +269,7 @@ static size_t acpi_build_dsdt(struct acpi_builder *ab, const struct acpi_cfg *cf
 	aml_end(b);
 
 	aml_scope_begin(b, "\\_SB");
-	acpi_dsdt_pci0(b, cfg->layout);
+	acpi_dsdt_pci0(b, cfg);
 	acpi_dsdt_legacy(b);
 	aml_end(b);
 

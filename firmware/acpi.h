@@ -152,6 +152,10 @@ struct acpi_tables {
 	bool placed;
 };
 
+/*
+ * Build every table for @cfg into @out (zeroed first, also on error).
+ * -EINVAL for a bad description (see struct acpi_cfg), -ENOMEM.
+ */
 int acpi_build(const struct acpi_cfg *cfg, struct acpi_tables *out) WUR;
 
 /*
@@ -167,8 +171,10 @@ int acpi_place(struct acpi_tables *t, uint64_t tables_gpa, uint64_t rsdp_gpa) WU
 
 /*
  * Direct boot in one call: acpi_place() at ACPI_DIRECT_TABLES /
- * ACPI_DIRECT_RSDP, then both blobs written to guest RAM (-EFAULT when that
- * is not RAM, with nothing written).
+ * ACPI_DIRECT_RSDP, then both blobs written to guest RAM in one mem_write
+ * (-EFAULT when that is not RAM: nothing is written, but @t stays placed).
+ * The loader then hands ACPI_DIRECT_RSDP to the kernel (boot_params /
+ * hvm_start_info), as Linux does not scan 0x90000 for the RSDP.
  */
 int acpi_write_direct(struct acpi_tables *t, struct mem_space *space) WUR;
 

@@ -719,6 +719,15 @@ START_TEST(test_acpi_mcfg)
 		ck_assert_uint_eq(le16(m + 52), 0);
 		ck_assert_uint_eq(m[54], 0);
 		ck_assert_uint_eq(m[55], cases[i].end_bus);
+		/* PCI0._CRS decodes the same buses: WordBusNumber 0..end_bus. */
+		{
+			const struct acpi_table_loc *loc = acpi_table_find(&t, "DSDT");
+			uint8_t bus[12] = { 0x88, 0x0D, 0x00, 0x02, 0x0C, 0x00, 0x00, 0x00,
+					    0x00, 0x00, (uint8_t)cases[i].end_bus, 0x00 };
+
+			ck_assert_ptr_nonnull(find_bytes(t.tables + loc->offset, loc->length, bus,
+							 sizeof(bus)));
+		}
 		acpi_tables_free(&t);
 	}
 }
@@ -853,6 +862,46 @@ START_TEST(test_acpi_prt)
 	/* No entry for slot 0 (the host bridge). */
 	ck_assert_ptr_null(find_bytes(t.tables + loc->offset, loc->length,
 				      (const uint8_t *)"\x0C\xFF\xFF\x00\x00", 5));
+	acpi_tables_free(&t);
+}
+END_TEST
+
+/*
+ * SeaBIOS's DSDT scan finds a device by the bytes after "Name(_HID," being
+ * DWordPrefix + EISAID, and treats a device without _STA as present; it
+ * probes the PS/2 controller only when PNP0303 is there.
+ */
+START_TEST(test_acpi_dsdt_seabios)
+{
+	static const struct { const char *what; const uint8_t hid[10]; } devs[] = {
+		{ "PNP0303", { 0x08, '_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x03, 0x03 } },
+		{ "PNP0501", { 0x08, '_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x05, 0x01 } },
+		{ "PNP0B00", { 0x08, '_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x0B, 0x00 } },
+		{ "PNP0A08", { 0x08, '_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x0A, 0x08 } },
+	};
+	struct pc_layout l;
+	struct acpi_cfg c;
+	struct acpi_tables t;
+	const struct acpi_table_loc *loc;
+	const uint8_t *d, *kbd, *next;
+	unsigned i;
+
+	layout_256m(&l);
+	c = cfg_of(&l, 1);
+	ck_assert_int_eq(acpi_build(&c, &t), 0);
+	loc = acpi_table_find(&t, "DSDT");
+	d = t.tables + loc->offset;
+	for (i = 0; i < ARRAY_SIZE(devs); i++)
+		ck_assert_msg(find_bytes(d, loc->length, devs[i].hid, 10) != NULL, "%s",
+			      devs[i].what);
+	/* Between the keyboard's _HID and the next Device there is no _STA. */
+	kbd = find_bytes(d, loc->length, devs[0].hid, 10);
+	next = find_bytes(kbd, loc->length - (size_t)(kbd - d), (const uint8_t *)"\x5B\x82", 2);
+	ck_assert_ptr_nonnull(next);
+	ck_assert_ptr_null(find_bytes(kbd, (size_t)(next - kbd), (const uint8_t *)"_STA", 4));
+	/* \_S5 = Package(4){5, 5, 0, 0}, the SLP_TYP acpi_pm acts on. */
+	ck_assert_ptr_nonnull(find_bytes(d, loc->length, (const uint8_t *)
+					 "\x08\\_S5_\x12\x08\x04\x0A\x05\x0A\x05\x00\x00", 15));
 	acpi_tables_free(&t);
 }
 END_TEST
@@ -1040,6 +1089,19 @@ static char *iasl_all(const struct acpi_tables *t)
 			dsl = slurp(path);
 		else
 			free(slurp(path));                /* it exists */
+	}
+	/* The disassembly compiles back cleanly: the AML is well-formed ASL, not just parseable. */
+	{
+		char *log;
+		int rc;
+
+		snprintf(cmd, sizeof(cmd), "cd %s && iasl -p re DSDT.dsl > re.log 2>&1", dir);
+		rc = system(cmd);
+		snprintf(path, sizeof(path), "%s/re.log", dir);
+		log = slurp(path);
+		ck_assert_msg(rc == 0 && strstr(log, "Compilation successful. 0 Errors, 0 Warnings"),
+			      "iasl DSDT.dsl: status %d\n%s", rc, log);
+		free(log);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
@@ -1582,6 +1644,7 @@ Suite *acpi_suite(void)
 	tcase_add_test(tc, test_acpi_mcfg);
 	tcase_add_test(tc, test_acpi_dsdt_windows);
 	tcase_add_test(tc, test_acpi_prt);
+	tcase_add_test(tc, test_acpi_dsdt_seabios);
 	tcase_add_test(tc, test_acpi_srat);
 	tcase_add_test(tc, test_acpi_bad_cfg);
 	tcase_add_test(tc, test_acpi_iasl);
