@@ -49,6 +49,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(SAN_OBJ) tests/unit/unit.h
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $< $(SAN_OBJ) $(LIBS) -lcheck -lsubunit -lm -lrt
 
 -include tests/guests/guests.mk
+-include firmware/optionrom/optionrom.mk
 guests::
 
 unit: $(UNIT_BIN)
