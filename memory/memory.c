@@ -10,6 +10,11 @@
  * Edits to regions outside any space (a container being populated, an alias
  * target that is not itself in a tree) apply at once and take effect at the
  * next commit of a space that shows them; they are not journaled.
+ *
+ * A leader and its followers are one transaction group: each space keeps its
+ * own journal and pending flag, the depth lives in the leader, and the
+ * group's outermost commit renders, diffs and notifies every space that may
+ * have changed, or rolls all of them back (mem_group_finish).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -463,6 +468,18 @@ err_free:
 	return ret;
 }
 
+static void mem_follower_unlink(struct mem_space *leader, struct mem_space *f)
+{
+	struct mem_space **pp;
+
+	for (pp = &leader->followers; *pp && *pp != f; pp = &(*pp)->next_follower)
+		;
+	if (*pp)
+		*pp = f->next_follower;
+	f->next_follower = NULL;
+	__atomic_store_n(&f->leader, NULL, __ATOMIC_RELEASE);
+}
+
 /* Regions are caller-owned and are not touched: they may be gone already. */
 void mem_space_destroy(struct mem_space *s)
 {
@@ -470,6 +487,28 @@ void mem_space_destroy(struct mem_space *s)
 
 	if (!s || !s->journal)
 		return;
+	if (s->leader) {
+		struct mem_space *l = s->leader;
+
+		/* leader is written under the follower's lock (mem_lock relies on it). */
+		pthread_mutex_lock(&l->tree_lock);
+		pthread_mutex_lock(&s->tree_lock);
+		mem_follower_unlink(l, s);
+		pthread_mutex_unlock(&s->tree_lock);
+		pthread_mutex_unlock(&l->tree_lock);
+	}
+	pthread_mutex_lock(&s->tree_lock);
+	while (s->followers) {
+		struct mem_space *f = s->followers;
+
+		/* The alias targets our root, which is about to go: drop it unseen. */
+		pthread_mutex_lock(&f->tree_lock);
+		if (f->follow_alias.parent)
+			mem_unlink(&f->follow_alias);
+		mem_follower_unlink(s, f);
+		pthread_mutex_unlock(&f->tree_lock);
+	}
+	pthread_mutex_unlock(&s->tree_lock);
 	j = s->journal;
 	free(j->e);
 	free(j);
@@ -607,66 +646,261 @@ static int mem_notify(const struct mem_diff *d)
 	return 0;
 }
 
-static int mem_update(struct mem_space *s)
+/* Undo every call of a fully notified diff, newest first. */
+static void mem_notify_undo(const struct mem_diff *d)
+{
+	size_t k = (d->ndel + d->nadd) * d->nls;
+
+	while (k--) {
+		int uret = mem_diff_call(d, k, true);
+
+		if (uret)
+			log_error("memory: listener rollback failed: %d", uret);
+	}
+}
+
+/* One space's part of a group commit. */
+struct mem_pass {
+	struct mem_space *s;
+	struct mem_flat_view *nv;  /* rendered and different from the current view */
+	struct mem_diff d;
+	bool notified;
+};
+
+static unsigned mem_group_size(const struct mem_space *g)
+{
+	const struct mem_space *f;
+	unsigned n = 1;
+
+	for (f = g->followers; f; f = f->next_follower)
+		n++;
+	return n;
+}
+
+static void mem_group_undo_journals(struct mem_space *g)
+{
+	struct mem_space *f;
+
+	for (f = g->followers; f; f = f->next_follower)
+		mem_journal_undo(f);
+	mem_journal_undo(g);
+}
+
+/* Render one space of the group; p->nv stays NULL when nothing changed. */
+static int mem_pass_render(struct mem_pass *p, struct mem_space *g)
 {
 	struct mem_flat_view *nv;
-	struct mem_diff d;
 	int ret;
 
-	ret = mem_render(&s->root, &nv);
+	/* A follower's tree is also guarded by its own lock (order: leader first). */
+	if (p->s != g)
+		pthread_mutex_lock(&p->s->tree_lock);
+	ret = mem_render(&p->s->root, &nv);
+	if (p->s != g)
+		pthread_mutex_unlock(&p->s->tree_lock);
 	if (ret)
-		goto err_undo;
-	s->commits++;
-	ret = mem_diff_build(s, s->view, nv, &d);
-	if (ret)
-		goto err_put;
-	if (!d.ndel && !d.nadd) {
+		return ret;
+	p->s->commits++;
+	ret = mem_diff_build(p->s, p->s->view, nv, &p->d);
+	if (ret || (!p->d.ndel && !p->d.nadd)) {
 		/* Nothing a listener could see changed: keep the old view. */
-		mem_diff_free(&d);
+		if (!ret)
+			mem_diff_free(&p->d); /* a failed build freed its own */
+		memset(&p->d, 0, sizeof(p->d));
 		mem_flat_view_put(nv);
-		return 0;
+		return ret;
 	}
-	ret = mem_notify(&d);
-	mem_diff_free(&d);
-	if (ret)
-		goto err_put;
-	mem_view_swap(s, nv);
+	p->nv = nv;
 	return 0;
+}
 
-err_put:
-	mem_flat_view_put(nv);
-err_undo:
-	mem_journal_undo(s);
+/*
+ * Render, diff and notify the leader @g and its followers; all or nothing.
+ * The leader is rendered only when its own tree changed, a follower when it
+ * or the leader changed (its tree shows the leader's).
+ */
+static int mem_group_update(struct mem_space *g)
+{
+	struct mem_space *f;
+	struct mem_pass *ps;
+	unsigned n = mem_group_size(g), i;
+	int ret = 0;
+
+	ps = calloc(n, sizeof(*ps));
+	if (!ps) {
+		mem_group_undo_journals(g);
+		return -ENOMEM;
+	}
+	ps[0].s = g;
+	for (i = 1, f = g->followers; f; f = f->next_follower)
+		ps[i++].s = f;
+
+	for (i = 0; i < n && !ret; i++)
+		if (ps[i].s->pending || g->pending)
+			ret = mem_pass_render(&ps[i], g);
+	for (i = 0; i < n && !ret; i++) {
+		if (!ps[i].nv)
+			continue;
+		/* On failure mem_notify has undone its own calls already. */
+		ret = mem_notify(&ps[i].d);
+		ps[i].notified = !ret;
+	}
+	if (ret) {
+		for (i = n; i-- > 0;)
+			if (ps[i].notified)
+				mem_notify_undo(&ps[i].d);
+		mem_group_undo_journals(g);
+	}
+	for (i = 0; i < n; i++) {
+		mem_diff_free(&ps[i].d);
+		if (!ps[i].nv)
+			continue;
+		if (ret)
+			mem_flat_view_put(ps[i].nv);
+		else
+			mem_view_swap(ps[i].s, ps[i].nv);
+	}
+	free(ps);
 	return ret;
+}
+
+/* The outermost commit of the group led by @g (tree lock of @g held). */
+static int mem_group_finish(struct mem_space *g)
+{
+	struct mem_space *f;
+	bool pending = g->pending;
+	int failed = ((struct mem_journal *)g->journal)->failed, ret = 0;
+
+	for (f = g->followers; f; f = f->next_follower) {
+		struct mem_journal *fj = f->journal;
+
+		pending |= f->pending;
+		if (!failed)
+			failed = fj->failed;
+	}
+	if (failed) {
+		mem_group_undo_journals(g);
+		ret = failed;
+	} else if (pending) {
+		ret = mem_group_update(g);
+	}
+	for (f = g; f; f = (f == g) ? g->followers : f->next_follower) {
+		struct mem_journal *fj = f->journal;
+
+		f->pending = false;
+		fj->failed = 0;
+		fj->nr = 0;
+	}
+	return ret;
+}
+
+/*
+ * Lock @s for a tree change: its leader's tree lock first, then its own.
+ * The leader can change only under the follower's lock, so it is re-read
+ * once that is held. Returns the leader locked (NULL when none).
+ */
+static struct mem_space *mem_lock(struct mem_space *s)
+{
+	for (;;) {
+		struct mem_space *l = __atomic_load_n(&s->leader, __ATOMIC_ACQUIRE);
+
+		if (l)
+			pthread_mutex_lock(&l->tree_lock);
+		pthread_mutex_lock(&s->tree_lock);
+		if (s->leader == l)
+			return l;
+		pthread_mutex_unlock(&s->tree_lock);
+		if (l)
+			pthread_mutex_unlock(&l->tree_lock);
+	}
+}
+
+static void mem_unlock(struct mem_space *s, struct mem_space *l)
+{
+	pthread_mutex_unlock(&s->tree_lock);
+	if (l)
+		pthread_mutex_unlock(&l->tree_lock);
 }
 
 void mem_begin(struct mem_space *s)
 {
-	pthread_mutex_lock(&s->tree_lock);
-	s->depth++;
+	struct mem_space *l = mem_lock(s);
+
+	(l ? l : s)->depth++;
 }
 
 int mem_commit(struct mem_space *s)
 {
-	struct mem_journal *j = s->journal;
+	struct mem_space *l = s->leader, *g = l ? l : s;
 	int ret = 0;
 
-	if (s->depth == 0) {
+	if (g->depth == 0) {
 		log_error("memory: commit without begin");
 		return -EINVAL;
 	}
-	if (--s->depth == 0) {
-		if (j->failed) {
-			mem_journal_undo(s);
-			ret = j->failed;
-		} else if (s->pending) {
-			ret = mem_update(s);
-		}
-		s->pending = false;
-		j->failed = 0;
-		j->nr = 0;
+	if (--g->depth == 0)
+		ret = mem_group_finish(g);
+	mem_unlock(s, l);
+	return ret;
+}
+
+/* ---- followers ------------------------------------------------------------ */
+
+int mem_space_follow(struct mem_space *follower, struct mem_space *leader)
+{
+	struct mem_space *f = follower;
+	char name[sizeof(f->follow_alias.name)];
+	int ret;
+
+	if (!f || !leader || f == leader || !f->journal || !leader->journal)
+		return -EINVAL;
+	pthread_mutex_lock(&leader->tree_lock);
+	pthread_mutex_lock(&f->tree_lock);
+	if (leader->leader || f->leader || f->followers) {
+		ret = -EINVAL; /* one level only, and one leader */
+		goto out;
 	}
-	pthread_mutex_unlock(&s->tree_lock);
+	if (leader->depth || f->depth) {
+		ret = -EBUSY;
+		goto out;
+	}
+	snprintf(name, sizeof(name), "follow:%.32s", leader->root.name);
+	mem_region_init_alias(&f->follow_alias, name, &leader->root, 0, leader->root.size);
+	f->next_follower = leader->followers;
+	leader->followers = f;
+	__atomic_store_n(&f->leader, leader, __ATOMIC_RELEASE);
+	/* Its own transaction of the group: renders the follower only. */
+	ret = mem_region_add(&f->root, &f->follow_alias, 0, 0);
+	if (ret)
+		mem_follower_unlink(leader, f);
+out:
+	pthread_mutex_unlock(&f->tree_lock);
+	pthread_mutex_unlock(&leader->tree_lock);
+	return ret;
+}
+
+int mem_space_unfollow(struct mem_space *follower)
+{
+	struct mem_space *l;
+	int ret = 0;
+
+	if (!follower)
+		return -EINVAL;
+	l = mem_lock(follower);
+	if (!l) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (l->depth) {
+		ret = -EBUSY;
+		goto out;
+	}
+	if (follower->follow_alias.parent)
+		ret = mem_region_del(&follower->follow_alias);
+	if (!ret)
+		mem_follower_unlink(l, follower);
+out:
+	mem_unlock(follower, l);
 	return ret;
 }
 
@@ -674,13 +908,14 @@ int mem_commit(struct mem_space *s)
 
 int mem_listener_register(struct mem_space *s, struct mem_listener *l)
 {
+	struct mem_space *leader;
 	struct mem_listener **pp;
 	unsigned i;
 	int ret = 0;
 
 	if (!s || !l)
 		return -EINVAL;
-	pthread_mutex_lock(&s->tree_lock);
+	leader = mem_lock(s);
 	for (pp = &s->listeners; *pp; pp = &(*pp)->next) {
 		if (*pp == l) {
 			ret = -EEXIST;
@@ -699,18 +934,19 @@ int mem_listener_register(struct mem_space *s, struct mem_listener *l)
 	l->next = NULL;
 	*pp = l;
 out:
-	pthread_mutex_unlock(&s->tree_lock);
+	mem_unlock(s, leader);
 	return ret;
 }
 
 void mem_listener_unregister(struct mem_space *s, struct mem_listener *l)
 {
+	struct mem_space *leader;
 	struct mem_listener **pp;
 	unsigned i;
 
 	if (!s || !l)
 		return;
-	pthread_mutex_lock(&s->tree_lock);
+	leader = mem_lock(s);
 	for (pp = &s->listeners; *pp && *pp != l; pp = &(*pp)->next)
 		;
 	if (*pp) {
@@ -720,7 +956,7 @@ void mem_listener_unregister(struct mem_space *s, struct mem_listener *l)
 		*pp = l->next;
 		l->next = NULL;
 	}
-	pthread_mutex_unlock(&s->tree_lock);
+	mem_unlock(s, leader);
 }
 
 /* ---- accesses ------------------------------------------------------------ */

@@ -14,6 +14,9 @@
  *   lock (taken by begin/commit). Lookups (mem_dispatch, mem_read/write,
  *   mem_hva) are safe from any thread concurrently with a commit: they work on
  *   a reference-counted flat view.
+ * - Followers (mem_space_follow): a space may show another space's whole tree
+ *   under its own overlays (the SMM view shows the system view). A leader and
+ *   its followers form one transaction group: see "followers" below.
  */
 #ifndef VMM_MEMORY_MEMORY_H
 #define VMM_MEMORY_MEMORY_H
@@ -152,18 +155,66 @@ struct mem_space {
 	struct mem_flat_view *view;     /* current view; swap under view_lock */
 	pthread_mutex_t view_lock;      /* guards the view pointer and refcounts */
 	pthread_mutex_t tree_lock;      /* recursive: held from outermost begin to commit */
-	unsigned depth;                 /* transaction nesting */
+	unsigned depth;                 /* transaction nesting (a follower uses its leader's) */
 	bool pending;                   /* a change was made in this transaction */
 	struct mem_listener *listeners;
 	void *journal;                  /* undo log of this transaction (engine-private) */
 	uint64_t commits;               /* commits that rendered, for tests and benches */
+
+	/* followers, engine-owned (see mem_space_follow) */
+	struct mem_space *leader;       /* the space this one shows under its overlays */
+	struct mem_space *followers;    /* spaces that show this one */
+	struct mem_space *next_follower;
+	struct mem_region follow_alias; /* in root at priority 0: the leader's root */
 };
 
 int mem_space_init(struct mem_space *s, const char *name) WUR;
+/*
+ * Regions are caller-owned and not touched; no listener is called. A
+ * follower leaves its leader's list. A destroyed leader detaches its
+ * followers: their trees lose the leader's alias silently (their views and
+ * listeners keep the old ranges until their next commit, which deletes them).
+ * Not concurrent with any other use of the spaces involved.
+ */
 void mem_space_destroy(struct mem_space *s);
 
+/*
+ * Begin/commit nest; only the outermost commit renders and notifies. For a
+ * follower, begin takes the leader's tree lock first, then its own, and the
+ * nesting depth is the group's: the outermost commit of either space
+ * finishes the transaction of the whole group.
+ */
 void mem_begin(struct mem_space *s);
 int mem_commit(struct mem_space *s) WUR;
+
+/*
+ * Followers: @follower shows @leader's whole tree (an alias of the leader's
+ * root, [0, UINT64_MAX), at priority 0 in the follower's root) under the
+ * follower's own regions, which should use priority >= 1 to win over it.
+ *
+ * - One transaction group: edits to the leader's or any follower's regions,
+ *   in any mix and nesting, are finished by the group's outermost commit.
+ *   It renders the leader (if it changed) and every follower (if it or the
+ *   leader changed), diffs each against its current view and notifies the
+ *   leader's listeners, then each follower's: a follower's listeners see
+ *   only ranges that really changed in the follower's view (a PAM toggle
+ *   gives calls in both spaces for that segment only).
+ * - All or nothing: if any render or any listener of any space in the group
+ *   fails, every call already made in the group is undone (newest first),
+ *   every space's tree is rolled back, every view stays as it was, and the
+ *   commit returns that error (so a follower's listener can make a leader's
+ *   edit fail).
+ * - Lock order: leader tree lock, then follower tree lock. Nobody takes a
+ *   leader's lock while holding only a follower's.
+ * - One level only: a leader cannot follow, a follower cannot lead.
+ * - Call follow/unfollow outside any transaction of either space (-EBUSY).
+ *   Follow renders the follower at once (its listeners get the leader's
+ *   ranges); on failure nothing changed. Unfollow removes the alias (its
+ *   listeners get range_del for the leader's ranges); on a listener failure
+ *   it returns the error and stays a follower.
+ */
+int mem_space_follow(struct mem_space *follower, struct mem_space *leader) WUR;
+int mem_space_unfollow(struct mem_space *follower) WUR;
 
 /* Register: the listener is told range_add for every range of the current view. */
 int mem_listener_register(struct mem_space *s, struct mem_listener *l) WUR;

@@ -149,26 +149,44 @@ static uint64_t pc_tseg_size(uint8_t esmramc)
  *
  * TSEG, with T_EN and G_SMRAME, hides the top TSEG_SZ of low RAM from
  * non-SMM accesses: its pieces read all-ones and drop writes.
+ *
+ * The SMM view (when built) sees SMRAM DRAM in the window whenever
+ * compatible SMRAM is enabled and not remapped high (G_SMRAME, !H_SMRAME),
+ * and the DRAM of the TSEG pieces the system view hides. Its overlays are
+ * toggled in the same transaction group as the system view's regions.
  */
+static int pc_tseg_set(struct mem_region piece[3], uint64_t hidden)
+{
+	int ret;
+
+	/* Pieces from the top: [1M..0] hidden from 1 MiB, [2M..1M] from 2 MiB, [8M..2M] at 8. */
+	ret = mem_region_set_enabled(&piece[2], hidden >= 1 * MiB);
+	if (!ret)
+		ret = mem_region_set_enabled(&piece[1], hidden >= 2 * MiB);
+	if (!ret)
+		ret = mem_region_set_enabled(&piece[0], hidden >= 8 * MiB);
+	return ret;
+}
+
 static int pc_smram_apply(struct pc_mem *pc)
 {
-	bool open = (pc->smram & PC_SMRAM_G_SMRAME) && (pc->smram & PC_SMRAM_D_OPEN) &&
-		    !(pc->smram & PC_SMRAM_D_LCK) && !(pc->esmramc & PC_ESMRAMC_H_SMRAME);
+	bool g_smrame = pc->smram & PC_SMRAM_G_SMRAME;
+	bool low = g_smrame && !(pc->esmramc & PC_ESMRAMC_H_SMRAME);
+	bool open = low && (pc->smram & PC_SMRAM_D_OPEN) && !(pc->smram & PC_SMRAM_D_LCK);
 	uint64_t hidden = 0;
 	int ret;
 
 	ret = mem_region_set_enabled(&pc->smram_dram, open);
+	if (!ret && pc->smm)
+		ret = mem_region_set_enabled(&pc->smm_window, low);
 	if (ret || !pc->has_tseg)
 		return ret; /* without TSEG pieces, T_EN has nothing to hide */
 
-	if ((pc->esmramc & PC_ESMRAMC_T_EN) && (pc->smram & PC_SMRAM_G_SMRAME))
+	if ((pc->esmramc & PC_ESMRAMC_T_EN) && g_smrame)
 		hidden = pc_tseg_size(pc->esmramc);
-	/* Pieces from the top: [1M..0] hidden from 1 MiB, [2M..1M] from 2 MiB, [8M..2M] at 8. */
-	ret = mem_region_set_enabled(&pc->tseg_blackhole[2], hidden >= 1 * MiB);
-	if (!ret)
-		ret = mem_region_set_enabled(&pc->tseg_blackhole[1], hidden >= 2 * MiB);
-	if (!ret)
-		ret = mem_region_set_enabled(&pc->tseg_blackhole[0], hidden >= 8 * MiB);
+	ret = pc_tseg_set(pc->tseg_blackhole, hidden);
+	if (!ret && pc->smm)
+		ret = pc_tseg_set(pc->smm_tseg, hidden);
 	return ret;
 }
 
@@ -402,11 +420,30 @@ static void pc_restore(struct pc_mem *pc, const struct pc_saved *sv)
 	pc->esmramc = sv->esmramc;
 }
 
-/* Commit what the caller changed since mem_begin; on failure restore @sv. */
+/*
+ * One register write is one transaction of each space: the system view and,
+ * when built, the SMM view, which follows it (one group, all or nothing).
+ */
+static void pc_begin(struct pc_mem *pc, struct pc_saved *sv)
+{
+	mem_begin(pc->space);
+	if (pc->smm)
+		mem_begin(pc->smm);
+	pc_save(pc, sv);
+}
+
+/* Commit what the caller changed since pc_begin; on failure restore @sv. */
 static int pc_finish(struct pc_mem *pc, const struct pc_saved *sv, int ret)
 {
-	int cret = mem_commit(pc->space);
+	int cret = 0;
 
+	/* The inner commit only unnests; the outer one finishes the group. */
+	if (pc->smm)
+		cret = mem_commit(pc->smm);
+	if (!cret)
+		cret = mem_commit(pc->space);
+	else if (mem_commit(pc->space))
+		log_error("pc: commit after a failed SMM commit failed too");
 	if (!ret)
 		ret = cret;
 	if (ret)
@@ -422,8 +459,7 @@ int pc_mem_pam_write(struct pc_mem *pc, unsigned reg, uint8_t val)
 
 	if (!pc || !pc->built || reg > 6)
 		return -EINVAL;
-	mem_begin(pc->space);
-	pc_save(pc, &sv);
+	pc_begin(pc, &sv);
 	for (f = 0; f < 2 && !ret; f++) {
 		int seg = pc_pam_field_seg(reg, f == 1);
 		enum pam_mode mode = (enum pam_mode)((val >> (f ? 4 : 0)) & 3);
@@ -446,8 +482,7 @@ int pc_mem_smram_write(struct pc_mem *pc, uint8_t val)
 
 	if (!pc || !pc->built)
 		return -EINVAL;
-	mem_begin(pc->space);
-	pc_save(pc, &sv);
+	pc_begin(pc, &sv);
 	if (pc->smram & PC_SMRAM_D_LCK) {
 		/*
 		 * Locked until reset: only D_CLS stays writable. The datasheet says
@@ -473,8 +508,7 @@ int pc_mem_esmramc_write(struct pc_mem *pc, uint8_t val)
 
 	if (!pc || !pc->built)
 		return -EINVAL;
-	mem_begin(pc->space);
-	pc_save(pc, &sv);
+	pc_begin(pc, &sv);
 	/* E_SMERR is write-1-to-clear; the cache bits are hard-wired to 1. */
 	nv = pc->esmramc;
 	if (val & PC_ESMRAMC_E_SMERR)
@@ -495,7 +529,62 @@ int pc_mem_reset(struct pc_mem *pc)
 
 	if (!pc || !pc->built)
 		return -EINVAL;
-	mem_begin(pc->space);
-	pc_save(pc, &sv);
+	pc_begin(pc, &sv);
 	return pc_finish(pc, &sv, pc_mem_apply_power_on(pc));
+}
+
+/* ---- the SMM view ------------------------------------------------------------ */
+
+static void pc_smm_unbuild(struct pc_mem *pc)
+{
+	unsigned i;
+
+	if (pc->smm_window.parent && mem_region_del(&pc->smm_window))
+		log_error("pc: cannot remove %s", pc->smm_window.name);
+	for (i = 0; i < 3; i++)
+		if (pc->smm_tseg[i].parent && mem_region_del(&pc->smm_tseg[i]))
+			log_error("pc: cannot remove %s", pc->smm_tseg[i].name);
+}
+
+int pc_mem_build_smm(struct pc_mem *pc, struct mem_space *smm)
+{
+	struct pc_saved sv;
+	unsigned i;
+	int ret;
+
+	if (!pc || !pc->built || !smm || smm == pc->space)
+		return -EINVAL;
+	if (pc->smm)
+		return -EBUSY;
+	ret = mem_space_follow(smm, pc->space);
+	if (ret)
+		return ret;
+
+	/* Overlays over the followed system view (priority 0), off until applied. */
+	mem_region_init_alias(&pc->smm_window, "smram-smm", &pc->ram_all, PC_VGA_START,
+			      128 * KiB);
+	pc->smm_window.enabled = false;
+	for (i = 0; pc->has_tseg && i < 3; i++) {
+		mem_region_init_alias(&pc->smm_tseg[i], "tseg-smm", &pc->ram_all,
+				      pc->tseg[i].addr, pc->tseg[i].size);
+		pc->smm_tseg[i].enabled = false;
+	}
+	pc->smm = smm;
+
+	pc_begin(pc, &sv);
+	ret = pc_add(&smm->root, &pc->smm_window, PC_VGA_START, 1);
+	for (i = 0; !ret && pc->has_tseg && i < 3; i++)
+		ret = pc_add(&smm->root, &pc->smm_tseg[i], pc->tseg[i].addr, 1);
+	if (!ret)
+		ret = pc_smram_apply(pc);
+	if (ret)
+		pc_smm_unbuild(pc);
+	ret = pc_finish(pc, &sv, ret);
+	if (ret) {
+		pc->smm = NULL;
+		if (mem_space_unfollow(smm))
+			log_error("pc: SMM space could not stop following after a failed build");
+		log_error("pc: building the SMM view failed: %d", ret);
+	}
+	return ret;
 }

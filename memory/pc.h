@@ -13,6 +13,10 @@
  *   PAM/SMRAM/TSEG changes touch only their own piece (invariant I1).
  * - The E820 table and the CMOS memory-size values are derived from the
  *   layout, never computed separately.
+ * - pc_mem_build_smm() (optional, when the hypervisor has an SMM address
+ *   space) makes a second space follow the first and adds the SMRAM and
+ *   TSEG DRAM that only SMM sees; every register write then updates both
+ *   spaces in one transaction group (all or nothing).
  */
 #ifndef VMM_MEMORY_PC_H
 #define VMM_MEMORY_PC_H
@@ -176,6 +180,16 @@ struct pc_mem {
 	struct mem_region smram_vga;
 	struct mem_region tseg_blackhole[3];
 	uint8_t smram, esmramc;          /* current register values */
+
+	/*
+	 * The SMM view (pc_mem_build_smm), NULL when none: a follower of
+	 * @space with overlays at priority 1. smm_window shows SMRAM DRAM at
+	 * 0xA0000 while G_SMRAME && !H_SMRAME; smm_tseg[i] show the TSEG
+	 * pieces' DRAM while T_EN && G_SMRAME hide them from @space.
+	 */
+	struct mem_space *smm;
+	struct mem_region smm_window;
+	struct mem_region smm_tseg[3];
 };
 
 /*
@@ -185,6 +199,24 @@ struct pc_mem {
  */
 int pc_mem_build(struct pc_mem *pc, struct mem_space *space, struct mem_backend *ram,
 		 struct mem_backend *bios, const struct pc_layout *layout) WUR;
+
+/*
+ * The SMM address space (KVM address space 1) as a follower of pc->space:
+ * everything the system view shows, except that
+ * - 0xA0000-0xBFFFF is SMRAM DRAM whenever G_SMRAME is set and H_SMRAME is
+ *   clear, whatever D_OPEN and D_LCK say. D_CLS (data accesses in SMM go to
+ *   VGA, code fetches to SMRAM) is ignored: a memslot cannot tell a fetch
+ *   from a load. With H_SMRAME, SMRAM would be at 0xFEDA0000, which is not
+ *   mapped (an SMRAM change would then reach above 1 MiB): the window is VGA
+ *   in both views, as on the datasheet.
+ * - TSEG (T_EN with G_SMRAME, TSEG_SZ from the top of low RAM) is DRAM where
+ *   the system view has its blackhole.
+ * Call after pc_mem_build, outside any transaction; @smm is an initialized
+ * space not following anything (it may have listeners). On failure @smm is
+ * left not following. Without this call nothing changes. @smm must outlive
+ * every later register write (destroy it at teardown only).
+ */
+int pc_mem_build_smm(struct pc_mem *pc, struct mem_space *smm) WUR;
 
 /* PAM register (0x90-0x96) write: @reg 0..6, @val the register byte. One transaction. */
 int pc_mem_pam_write(struct pc_mem *pc, unsigned reg, uint8_t val) WUR;

@@ -110,7 +110,12 @@ static void mem_render_region(struct mem_render_ctx *c, const struct mem_region 
 		mem_leaf_push(c, &leaf);
 		break;
 	case MEM_REGION_ALIAS:
-		/* The target is seen through the window, and clipped to itself. */
+		/*
+		 * The target is seen through the window, and clipped to itself.
+		 * Its own addr and parent play no part, so the target may be
+		 * another space's root (a follower showing its leader): that tree
+		 * is only read, under the leader's lock the follower's commit holds.
+		 */
 		if (r->alias)
 			mem_render_region(c, r->alias, origin - (s128)r->alias_off, (u128)wstart,
 					  (u128)wend, readonly, unmergeable, depth + 1);
