@@ -140,7 +140,7 @@ static uint64_t pc_tseg_size(uint8_t esmramc)
 }
 
 /*
- * Outside SMM (the only view a vCPU memslot gives), the SMRAM window shows
+ * Outside SMM (the system view, KVM address space 0), the SMRAM window shows
  * DRAM only while compatible SMRAM is enabled (G_SMRAME), open (D_OPEN, which
  * D_LCK forces to 0) and not remapped high (H_SMRAME: it would then live at
  * 0xFEDA0000, which this VMM does not map: that would put an SMRAM change
