@@ -5,28 +5,43 @@
  *
  * Contract
  * - Ports: selector 0x510 (16-bit write, little-endian selector; 8-bit
- *   writes are refused), data 0x511 (8-bit reads; wider reads refused),
- *   DMA address 0x514-0x51B (big-endian: a 32-bit write to 0x514 sets the
- *   high half, a 32-bit write to 0x518 sets the low half and starts the
- *   transfer; a 64-bit write to 0x514 does both; reading 0x514 as 64 bits
- *   returns the DMA signature "QEMU CFG" = 0x51454d5520434647).
- *   fw_cfg_register() claims FW_CFG_CTL_PORT (2 bytes, control + data) and
- *   FW_CFG_DMA_PORT (8 bytes) on an iobus.
+ *   writes and reads of the write-only selector are refused), data 0x511
+ *   (8-bit reads; 8-bit writes ignored as in QEMU >= 2.4; wider accesses
+ *   refused), DMA address 0x514-0x51B, a big-endian register: the device
+ *   byte-swaps the port value, so the guest writes cpu_to_be32(half) (a
+ *   32-bit write to 0x514 sets the high half, a 32-bit write to 0x518 sets
+ *   the low half and starts the transfer; a 64-bit write to 0x514 with
+ *   cpu_to_be64(addr) does both; other writes are refused). Reads of any
+ *   width there return the bytes of "QEMU CFG" in address order, so a
+ *   64-bit read at 0x514 gives the value whose be64_to_cpu() is
+ *   FW_CFG_DMA_SIGNATURE (0x51454d5520434647), as QEMU does on x86. The
+ *   register reads back 0 after each transfer.
+ *   fw_cfg_register() claims FW_CFG_CTL_PORT (2 bytes, control + data) and,
+ *   only when DMA is enabled, FW_CFG_DMA_PORT (8 bytes) on an iobus.
  * - Items: fixed keys (FW_CFG_SIGNATURE ... FW_CFG_FILE_DIR, and the x86
  *   keys at 0x8000+) and named files from FW_CFG_FILE_FIRST up, listed in
  *   the big-endian directory at FW_CFG_FILE_DIR (sorted by name, as QEMU
- *   does). The device copies every item's bytes at add time; the caller
- *   keeps nothing alive.
+ *   does). File keys are handed out in add order and never change (QEMU
+ *   renumbers them into name order; guests find keys through the
+ *   directory, so *key_out stays valid). The device copies every item's
+ *   bytes at add time; the caller keeps nothing alive.
  * - Reads past an item's end return 0 (the traditional data port) or zeros
  *   (DMA), exactly as QEMU. An unknown selector reads as an empty item.
+ *   Bit 14 of a selector (the old write channel) is ignored, as in QEMU.
  * - DMA: the FWCfgDmaAccess struct {BE32 control, BE32 length, BE64 address}
  *   is read from guest memory through the memory engine (mem_read/mem_write
  *   on the space given at init), so every guest address is bounds-checked.
- *   Control bits ERROR/READ/SKIP/SELECT/WRITE as in QEMU. A transfer to or
- *   from memory that is not guest RAM, a write to a read-only item, or an
- *   unaligned/odd struct address sets ERROR in the control word written
- *   back; nothing outside guest RAM is touched, the VMM never crashes.
- *   Writes are allowed only to items added with FW_CFG_F_WRITABLE.
+ *   Control bits ERROR/READ/SKIP/SELECT/WRITE as in QEMU (READ wins over
+ *   WRITE, WRITE over SKIP). A transfer to or from memory that is not guest
+ *   RAM (a READ into read-only RAM/ROM included), an address + length that
+ *   wraps, or a write to a read-only item sets ERROR in the control word
+ *   written back (0 on success); nothing outside guest RAM is touched, the
+ *   VMM never crashes. The copy goes in bounded chunks whatever the guest's
+ *   length (up to 4 GiB - 1); nothing is allocated for it. A WRITE must lie
+ *   inside the item (no resize) and lands whole or not at all. Writes are
+ *   allowed only to files added with FW_CFG_F_WRITABLE. A struct that is
+ *   not all in writable guest RAM (or wraps) is ignored: nothing is written,
+ *   dma_errors still counts it.
  * - Thread-safe: one mutex per device (vCPU threads may race).
  * - Errors: add functions return 0 or -errno (-EEXIST duplicate key/name,
  *   -ENOSPC no key left, -ENAMETOOLONG name >= 56 bytes, -EINVAL).
@@ -77,7 +92,7 @@
 #define FW_CFG_SETUP_DATA    0x18
 #define FW_CFG_FILE_DIR      0x19
 #define FW_CFG_FILE_FIRST    0x20
-#define FW_CFG_FILE_SLOTS    0x10   /* files 0x20..0x2f, as many as QEMU's default */
+#define FW_CFG_FILE_SLOTS    0x20   /* files 0x20..0x3f, QEMU's default (>= 2.9) */
 #define FW_CFG_ARCH_LOCAL    0x8000
 #define FW_CFG_ACPI_TABLES   (FW_CFG_ARCH_LOCAL + 0)
 #define FW_CFG_SMBIOS_ENTRIES (FW_CFG_ARCH_LOCAL + 1)
@@ -98,7 +113,7 @@
 #define FW_CFG_DMA_CTL_WRITE  0x10
 
 #define FW_CFG_MAX_FILE_PATH 56
-#define FW_CFG_MAX_ITEMS     0x40   /* fixed keys below FW_CFG_FILE_FIRST + files */
+#define FW_CFG_MAX_ITEMS     0x50   /* all keys below FW_CFG_FILE_FIRST + arch keys + files */
 
 /* Item flags. */
 #define FW_CFG_F_WRITABLE    0x1
@@ -149,7 +164,7 @@ int fw_cfg_add_file(struct fw_cfg *fw, const char *name, const void *data, uint3
 		    uint32_t flags, uint16_t *key_out) WUR;
 /* The current bytes of an item (for tests and for reading back writable items). */
 int fw_cfg_get(struct fw_cfg *fw, uint16_t key, const uint8_t **data, uint32_t *len) WUR;
-/* Select key none, offset 0: the power-on state. */
+/* The power-on state, as QEMU's reset: key 0 (signature) selected, offset 0, DMA address 0. */
 void fw_cfg_reset(struct fw_cfg *fw);
 
 #endif
