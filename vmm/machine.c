@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "firmware/acpi.h"
 #include "firmware/fdt.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
@@ -164,6 +165,36 @@ out:
 	return r;
 }
 
+/* The VMM's ACPI tables for this machine (unplaced; the caller places or loads them). */
+static int vm_build_acpi(const struct vm *vm, struct acpi_tables *t)
+{
+	struct acpi_cfg ac = {
+		.layout = &vm->layout, .ncpus = vm->cfg.cpus,
+		.ecam_base = PC_ECAM_BASE, .ecam_size = PC_ECAM_SIZE,
+	};
+	int r = acpi_build(&ac, t);
+
+	if (r)
+		log_error("cannot build the ACPI tables: %s", strerror(-r));
+	return r;
+}
+
+/* Direct boot: the tables go below the EBDA, the kernel learns the RSDP address. */
+static int vm_acpi_direct(struct vm *vm, uint64_t *rsdp)
+{
+	struct acpi_tables t;
+	int r = vm_build_acpi(vm, &t);
+
+	if (r)
+		return r;
+	r = acpi_write_direct(&t, &vm->space);
+	if (r)
+		log_error("cannot place the ACPI tables below the EBDA: %s", strerror(-r));
+	acpi_tables_free(&t);
+	*rsdp = ACPI_DIRECT_RSDP;
+	return r;
+}
+
 /* The machine description: layout, CPUs, command line, the PCI host and its devices. */
 static int vm_build_dtb(const struct vm_config *cfg, const struct pc_layout *l, void **blob,
 			size_t *len)
@@ -287,6 +318,9 @@ static int vm_platform(struct vm *vm)
 				&debugport_exit_ops, &vm->dbg, "debug-exit");
 	r = r ?: iobus_register(&vm->pio, DEBUGPORT_POST_PORT, DEBUGPORT_POST_LEN,
 				&debugport_post_ops, &vm->dbg, "post");
+	/* ACPI sleep control (HW-reduced FADT): S5 powers off */
+	acpi_pm_init(&vm->pm, vm_on_reset, vm);
+	r = r ?: acpi_pm_register(&vm->pm, &vm->pio);
 	if (r) {
 		log_error("cannot register platform I/O ports: %s", strerror(-r));
 		return r;
@@ -315,6 +349,9 @@ static int vm_load_kernel(struct vm *vm)
 	char err[256] = "";
 	int r;
 
+	r = vm_acpi_direct(vm, &lc.rsdp_gpa);
+	if (r)
+		return r;
 	if (vm->cfg.dtb_to_guest) {
 		r = vm_build_dtb(&vm->cfg, &vm->layout, &dtb, &lc.dtb_len);
 		if (r)

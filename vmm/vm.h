@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "devices/acpi_pm.h"
 #include "devices/cmos.h"
 #include "devices/debugport.h"
 #include "devices/i8042.h"
@@ -62,6 +63,7 @@ struct vm {
 	struct cmos cmos;
 	struct debugport dbg;
 	struct q35_host q35;
+	struct acpi_pm pm;
 	int serial_fd, debugcon_fd;
 	bool serial_ready, cmos_ready;
 

@@ -281,9 +281,17 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "L2-INIT-OK nproc=$(nproc)"
 echo "L2-CPUS $(grep -c ^processor /proc/cpuinfo)"
-# Power-off needs ACPI, which the VMM does not describe yet: reset through the
-# keyboard controller (reboot=k on the guest command line), which makes vmm exit 0.
-reboot -f
+# setup_data the boot loader handed over (type, md5 of the payload), e.g. SETUP_DTB
+for d in /sys/kernel/boot_params/setup_data/*; do
+	[ -e "$d/type" ] && echo "L2-SETUP-DATA $(cat $d/type) $(md5sum <$d/data | cut -d' ' -f1)"
+done
+[ -d /sys/firmware/acpi/tables ] && echo "L2-ACPI $(ls /sys/firmware/acpi/tables | tr '\n' ' ')"
+# Power off through ACPI (the VMM's S5 sleep register); without ACPI (acpi=off),
+# reset through the keyboard controller (reboot=k). Either makes vmm exit 0.
+if grep -q 'acpi=off' /proc/cmdline; then
+	reboot -f
+fi
+poweroff -f
 EOF
 	chmod 755 "$1"
 }
