@@ -172,7 +172,8 @@ int q35_config_read(struct q35_host *h, unsigned bus, unsigned devfn, unsigned r
 	if (!h || !h->ready || !q35_args_ok(reg, size))
 		return -EINVAL;
 	if (!q35_is_host(bus, devfn))
-		return -ENODEV;
+		return bus == 0 && h->bus ? pci_bus_config_read(h->bus, devfn, reg, size, val)
+					  : -ENODEV;
 	pthread_mutex_lock(&h->lock);
 	for (i = 0; i < size; i++)
 		v |= (uint32_t)q35_read_byte(h, reg + i) << (8 * i);
@@ -191,7 +192,8 @@ int q35_config_write(struct q35_host *h, unsigned bus, unsigned devfn, unsigned 
 	if (!h || !h->ready || !q35_args_ok(reg, size))
 		return -EINVAL;
 	if (!q35_is_host(bus, devfn))
-		return -ENODEV;
+		return bus == 0 && h->bus ? pci_bus_config_write(h->bus, devfn, reg, size, val)
+					  : -ENODEV;
 	pthread_mutex_lock(&h->lock);
 	q35_bar_snap(h, &old);
 	/* Byte by byte, in address order: one pc_mem call per PAM register. */
@@ -211,6 +213,11 @@ void q35_set_pciexbar_cb(struct q35_host *h,
 	h->pciexbar_changed = fn;
 	h->opaque = opaque;
 	pthread_mutex_unlock(&h->lock);
+}
+
+void q35_set_bus(struct q35_host *h, struct pci_bus *bus)
+{
+	h->bus = bus;
 }
 
 bool q35_pciexbar(struct q35_host *h, uint64_t *base, uint64_t *size)

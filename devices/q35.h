@@ -17,7 +17,9 @@
  *   overlap, so the host must forward it), other widths/offsets are refused
  *   (all-ones / dropped). 0xCFC-0xCFF is the data window, 1/2/4 bytes, the
  *   port's low bits select the bytes within the addressed dword.
- * - Absent devices (anything but 00:00.0) read all-ones and drop writes.
+ * - Other functions of bus 0 go to the PCI bus given with q35_set_bus()
+ *   (devices/pci.h), outside the host's lock; without one, and on other
+ *   buses, absent devices read all-ones and drop writes.
  * - Thread-safe: one mutex per host, held across pc_mem calls (lock order
  *   q35 -> memory) and released for the PCIEXBAR callback and the
  *   reset-control forward (its callback may end the VM).
@@ -33,6 +35,7 @@
 #include "common/compiler.h"
 #include "devices/debugport.h"
 #include "devices/iobus.h"
+#include "devices/pci.h"
 #include "memory/pc.h"
 
 #define Q35_CONF_ADDR_PORT   0xCF8
@@ -79,6 +82,7 @@ struct q35_host {
 	/* Called (lock released) when the decoded PCIEXBAR window changes. */
 	void (*pciexbar_changed)(void *opaque, bool enabled, uint64_t base, uint64_t size);
 	void *opaque;
+	struct pci_bus *bus;            /* bus 0's other functions; NULL: none */
 };
 
 extern const struct access_ops q35_conf_addr_ops;
@@ -106,6 +110,8 @@ int q35_config_write(struct q35_host *h, unsigned bus, unsigned devfn, unsigned 
 void q35_set_pciexbar_cb(struct q35_host *h,
 			 void (*fn)(void *opaque, bool enabled, uint64_t base, uint64_t size),
 			 void *opaque);
+/* Forward bus 0 functions other than 00:00.0 to @bus (NULL: none); before the guest runs. */
+void q35_set_bus(struct q35_host *h, struct pci_bus *bus);
 /* The decoded PCIEXBAR: true when enabled with a valid length. */
 bool q35_pciexbar(struct q35_host *h, uint64_t *base, uint64_t *size);
 

@@ -65,11 +65,12 @@ static const struct option config_opts[] = {
 
 void config_usage(FILE *f)
 {
-	fputs("usage: vmm (--kernel PATH [--initrd PATH] [--append STR] | --firmware PATH) [options]\n"
+	fputs("usage: vmm [--firmware PATH] [--kernel PATH [--initrd PATH] [--append STR]] [options]\n"
 	      "  --kernel PATH          Linux bzImage (64-bit boot protocol) or ELF vmlinux (PVH)\n"
 	      "  --initrd PATH          initial ramdisk\n"
 	      "  --append STR           kernel command line\n"
-	      "  --firmware PATH        raw firmware image, ends at 4 GiB, reset vector start\n"
+	      "  --firmware PATH        raw firmware image, ends at 4 GiB, reset vector start;\n"
+	      "                         with --kernel, the kernel goes to it through fw_cfg\n"
 	      "  --memory SIZE          guest RAM, K/M/G/T suffixes (default 256M)\n"
 	      "  --cpus N               vCPUs (default 1, max 64)\n"
 	      "  --serial stdio|null|file:PATH   COM1 backend (default stdio)\n"
@@ -174,8 +175,6 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, char *err, size_t
 		return config_bad(err, errlen, "%s", "nothing to run: give --kernel PATH or --firmware PATH");
 	if ((cfg->initrd || cfg->append) && !cfg->kernel)
 		return config_bad(err, errlen, "%s", "--initrd and --append need --kernel");
-	if (cfg->kernel && cfg->firmware)
-		return config_bad(err, errlen, "%s", "--kernel with --firmware is not supported yet (fw_cfg linuxboot)");
 	if (cfg->dtb_to_guest && !cfg->kernel)
 		return config_bad(err, errlen, "%s", "--dtb-to-guest needs --kernel");
 	if (cfg->memory < 2 * MiB || cfg->memory % (4 * KiB))

@@ -166,7 +166,7 @@ out:
 }
 
 /* The VMM's ACPI tables for this machine (unplaced; the caller places or loads them). */
-static int vm_build_acpi(const struct vm *vm, struct acpi_tables *t)
+int vm_build_acpi(const struct vm *vm, struct acpi_tables *t)
 {
 	struct acpi_cfg ac = {
 		.layout = &vm->layout, .ncpus = vm->cfg.cpus,
@@ -267,6 +267,40 @@ static void vm_on_exit(void *opaque, int status)
 	vm_stop(opaque, status, NULL);
 }
 
+static int vm_ecam_read(void *opaque, unsigned bus, unsigned devfn, unsigned reg, unsigned size,
+			uint32_t *val)
+{
+	return q35_config_read(opaque, bus, devfn, reg, size, val);
+}
+
+static int vm_ecam_write(void *opaque, unsigned bus, unsigned devfn, unsigned reg, unsigned size,
+			 uint32_t val)
+{
+	return q35_config_write(opaque, bus, devfn, reg, size, val);
+}
+
+/* Bus 0 behind the host bridge, reached by conf1 and by ECAM where PCIEXBAR puts it. */
+static int vm_pci(struct vm *vm)
+{
+	int r;
+
+	r = pci_bus_init(&vm->pci, &vm->space, &vm->pio);
+	if (r)
+		return r;
+	vm->pci_ready = true;
+	r = pci_bus_set_phys_bits(&vm->pci, vm->layout.phys_bits);
+	if (r)
+		return r;
+	q35_set_bus(&vm->q35, &vm->pci);
+	r = pci_ecam_init(&vm->ecam, &vm->pci);
+	if (r)
+		return r;
+	vm->ecam_ready = true;
+	pci_ecam_set_target(&vm->ecam, vm_ecam_read, vm_ecam_write, &vm->q35);
+	q35_set_pciexbar_cb(&vm->q35, pci_ecam_pciexbar_cb, &vm->ecam);
+	return 0;
+}
+
 static int vm_platform(struct vm *vm)
 {
 	struct irq_line com1 = { .set_level = vm_irq_set, .opaque = vm, .gsi = 4 };
@@ -330,8 +364,35 @@ static int vm_platform(struct vm *vm)
 	if (r)
 		return r;
 	r = q35_register(&vm->q35, &vm->pio);
-	if (r)
+	if (r) {
 		log_error("cannot register the PCI host bridge: %s", strerror(-r));
+		return r;
+	}
+	return vm_pci(vm);
+}
+
+int vm_read_kernel(struct vm *vm, uint8_t **kernel, size_t *klen, uint8_t **initrd, size_t *ilen)
+{
+	int r;
+
+	*kernel = *initrd = NULL;
+	*klen = *ilen = 0;
+	r = file_read_all(vm->cfg.kernel, kernel, klen, KERNEL_MAX);
+	if (r) {
+		log_error("cannot read kernel %s: %s", vm->cfg.kernel,
+			  r == -EFBIG ? "larger than 512 MiB" : strerror(-r));
+		return r;
+	}
+	if (vm->cfg.initrd) {
+		r = file_read_all(vm->cfg.initrd, initrd, ilen, vm->layout.below_4g);
+		if (r) {
+			log_error("cannot read initrd %s: %s", vm->cfg.initrd,
+				  r == -EFBIG ? "larger than guest RAM below 4 GiB" : strerror(-r));
+			free(*kernel);
+			*kernel = NULL;
+			*klen = 0;
+		}
+	}
 	return r;
 }
 
@@ -352,27 +413,23 @@ static int vm_load_kernel(struct vm *vm)
 	r = vm_acpi_direct(vm, &lc.rsdp_gpa);
 	if (r)
 		return r;
+	/* what firmware does: ECAM where the MCFG table says it is */
+	r = q35_config_write(&vm->q35, 0, 0, Q35_PCIEXBAR + 4, 4, (uint32_t)(PC_ECAM_BASE >> 32));
+	r = r ?: q35_config_write(&vm->q35, 0, 0, Q35_PCIEXBAR, 4,
+				  (uint32_t)PC_ECAM_BASE | Q35_PCIEXBAR_EN);
+	if (r) {
+		log_error("cannot enable ECAM at 0x%llx: %s", PC_ECAM_BASE, strerror(-r));
+		return r;
+	}
 	if (vm->cfg.dtb_to_guest) {
 		r = vm_build_dtb(&vm->cfg, &vm->layout, &dtb, &lc.dtb_len);
 		if (r)
 			return r;
 		lc.dtb = dtb;
 	}
-
-	r = file_read_all(vm->cfg.kernel, &kernel, &klen, KERNEL_MAX);
-	if (r) {
-		log_error("cannot read kernel %s: %s", vm->cfg.kernel,
-			  r == -EFBIG ? "larger than 512 MiB" : strerror(-r));
+	r = vm_read_kernel(vm, &kernel, &klen, &initrd, &ilen);
+	if (r)
 		goto out;
-	}
-	if (vm->cfg.initrd) {
-		r = file_read_all(vm->cfg.initrd, &initrd, &ilen, vm->layout.below_4g);
-		if (r) {
-			log_error("cannot read initrd %s: %s", vm->cfg.initrd,
-				  r == -EFBIG ? "larger than guest RAM below 4 GiB" : strerror(-r));
-			goto out;
-		}
-	}
 	lc.kernel = kernel;
 	lc.kernel_len = klen;
 	lc.initrd = initrd;
@@ -460,7 +517,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	r = vm_platform(vm);
 	if (r)
 		return r;
-	if (cfg->kernel) {
+	if (cfg->firmware) {
+		r = vm_firmware_setup(vm);
+		if (r)
+			return r;
+	} else if (cfg->kernel) {
 		r = vm_load_kernel(vm);
 		if (r)
 			return r;
@@ -483,6 +544,12 @@ void vm_destroy(struct vm *vm)
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->nr_vcpus = 0;
+	/* the PCI regions live in the memory space: they go first */
+	if (vm->ecam_ready)
+		pci_ecam_destroy(&vm->ecam);
+	if (vm->pci_ready)
+		pci_bus_destroy(&vm->pci);
+	vm->ecam_ready = vm->pci_ready = false;
 	if (vm->slots_registered) {
 		memslots_detach(&vm->slots);
 		mem_listener_unregister(&vm->space, &vm->slots.listener);
@@ -501,6 +568,9 @@ void vm_destroy(struct vm *vm)
 	if (vm->cmos_ready)
 		cmos_destroy(&vm->cmos);
 	vm->serial_ready = vm->cmos_ready = false;
+	if (vm->fw_ready)
+		fw_cfg_destroy(&vm->fw);
+	vm->fw_ready = false;
 	q35_destroy(&vm->q35);
 	debugport_destroy(&vm->dbg);
 	if (vm->pio_ready)

@@ -19,8 +19,10 @@
 #include "devices/acpi_pm.h"
 #include "devices/cmos.h"
 #include "devices/debugport.h"
+#include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/iobus.h"
+#include "devices/pci.h"
 #include "devices/q35.h"
 #include "devices/serial.h"
 #include "firmware/boot.h"
@@ -63,7 +65,12 @@ struct vm {
 	struct cmos cmos;
 	struct debugport dbg;
 	struct q35_host q35;
+	struct pci_bus pci;         /* bus 0 behind the host bridge */
+	struct pci_ecam ecam;       /* MMCONFIG, placed by the guest through PCIEXBAR */
+	bool pci_ready, ecam_ready;
 	struct acpi_pm pm;
+	struct fw_cfg fw;           /* with --firmware */
+	bool fw_ready;
 	int serial_fd, debugcon_fd;
 	bool serial_ready, cmos_ready;
 
@@ -100,6 +107,16 @@ int vm_print_memory_map(const struct vm_config *cfg, FILE *f) WUR;
 int vm_dump_dtb(const struct vm_config *cfg) WUR;
 
 int vm_irq_routing(struct vm *vm) WUR;
+
+/* machine.c, shared with firmware.c */
+struct acpi_tables;
+int vm_build_acpi(const struct vm *vm, struct acpi_tables *t) WUR;
+/* Read --kernel and --initrd (one-line errors); the caller frees both. */
+int vm_read_kernel(struct vm *vm, uint8_t **kernel, size_t *klen, uint8_t **initrd,
+		   size_t *ilen) WUR;
+
+/* firmware.c: fw_cfg for a firmware image (--firmware), with --kernel for linuxboot. */
+int vm_firmware_setup(struct vm *vm) WUR;
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id) WUR;

@@ -79,7 +79,7 @@ measure vmm-linux "$LINUX_RUNS" 0 "L2-INIT-OK" 0 \
 [ $have_qemu = 1 ] && measure qemu-microvm-linux "$LINUX_RUNS" 0 "L2-INIT-OK" 0 \
 	$QEMU -M microvm -accel kvm -cpu host -m 512M -nodefaults -no-user-config -display none \
 	-no-reboot -serial file:/tmp/s -kernel /l2/vmlinux -initrd /l2/initrd.cpio.gz \
-	-append "console=ttyS0 panic=-1"
+	-append "console=ttyS0 reboot=t panic=-1"
 
 if [ $fail = 0 ] && [ $have_qemu = 1 ]; then
 	echo "bench boot: ratio hello wall vmm/qemu $(ratio "$(median /tmp/vmm-hello.ms)" "$(median /tmp/qemu-pc-hello.ms)") (goal <= 0.25), peak RSS vmm/qemu $(ratio "$(median /tmp/vmm-hello.rss)" "$(median /tmp/qemu-pc-hello.rss)") (goal <= 0.15)"

@@ -11,6 +11,8 @@ cp "$top/build/vmm" "$p/vmm"
 cp "$top"/build/guests/*.bin "$p/guests/"
 cp "$top"/tests/integration/*.sh "$p/tests/integration/"
 cp "$top/tests/rig/payload/run-l1.sh" "$p/run-l1.sh"
+# Debian's SeaBIOS (package seabios), which the firmware tests boot
+cp /usr/share/seabios/bios-256k.bin "$p/"
 set +e
 bash "$top/tests/rig/run.sh" --timeout "${RIG_TIMEOUT:-1500}" "$p" "$top/build/rig/rig.log"
 rc=$?

@@ -86,5 +86,64 @@ else
 	fail linux-e820-matches-memory-map "kernel: $(tr '\n' ';' </tmp/got.e820) vmm: $(tr '\n' ';' </tmp/want.e820)"
 fi
 
+# SeaBIOS (Debian's bios-256k.bin) on our Q35 machine, to its boot step. It finds
+# fw_cfg and its DMA, the RAM through etc/e820, makes its shadow writable through
+# PAM (relocates its init code), installs our ACPI tables through the loader, and
+# reaches the boot menu's end. After `start` no memslot at or above 1 MiB changes.
+seabios() {
+	name=seabios dbg=/tmp/seabios.dbg tr=/tmp/seabios.trace
+	rm -f $dbg $tr
+	/payload/vmm --firmware /payload/bios-256k.bin --memory 512M --serial null \
+		--debugcon $dbg --trace memslots=$tr 2>/tmp/seabios.err &
+	pid=$!
+	i=0
+	while [ $i -lt 120 ] && ! grep -q "No bootable device" $dbg 2>/dev/null; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	sed "s/^/[seabios] /" $dbg | tr -d '\r'
+	for want in "Found QEMU fw_cfg" "QEMU fw_cfg DMA interface supported" \
+		"qemu/e820: addr 0x0000000000000000 len 0x0000000020000000 \[RAM\]" \
+		"Relocating init" "table(50434146)=" "ACPI: parse DSDT" "No bootable device"; do
+		if ! grep -q "$want" $dbg; then
+			fail $name "no '$want' in SeaBIOS's debug log (see the rig log)"
+			return
+		fi
+	done
+	high=$(sed -n '/^start$/,$p' $tr | grep -E '^(add|del)' |
+		awk '{ sub("gpa=0x", "", $3); if (length($3) > 5) print }' | head -n 3)
+	if [ -n "$high" ]; then
+		fail $name "memslot calls at or above 1 MiB after start: $high"
+		return
+	fi
+	if ! sed -n '/^start$/,$p' $tr | grep -q '^add slot=[0-9]* gpa=0xf0000 size=0x10000 flags=ro$'; then
+		fail $name "SeaBIOS did not make its shadow read-only again (PAM through ECAM?)"
+		return
+	fi
+	echo "seabios: $(sed -n '/^start$/,$p' $tr | grep -cE '^(add|del)') memslot calls after start, none at or above 1 MiB"
+	pass $name
+}
+seabios
+
+# SeaBIOS -> our linuxboot option ROM (fw_cfg) -> the cloud kernel's /init, power-off.
+boot_fw() {
+	name=$1 out=/tmp/$1.out
+	timeout -s KILL 150 /payload/vmm --firmware /payload/bios-256k.bin --kernel /l2/bzImage \
+		--initrd /l2/initrd.cpio.gz --memory 512M --serial file:$out \
+		--append "console=ttyS0 panic=-1 quiet-marker-$name" 2>/tmp/$name.err
+	rc=$?
+	sed "s/^/[$name] /" $out
+	if [ $rc -ne 0 ]; then
+		fail "$name" "vmm exited $rc: $(tail -n 3 /tmp/$name.err | tr '\n' ' ') serial: $(tail -n 5 $out | tr '\n' ' ')"
+	elif ! grep -q "L2-INIT-OK" $out || ! grep -q "Command line:.*quiet-marker-$name" $out; then
+		fail "$name" "no L2-INIT-OK or command line on serial: $(tail -n 5 $out | tr '\n' ' ')"
+	else
+		pass "$name"
+	fi
+}
+boot_fw seabios-linuxboot
+
 echo "linux: $passed passed, $failed failed"
 [ $irc -eq 0 ] && [ $failed -eq 0 ]
