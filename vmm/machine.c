@@ -84,6 +84,29 @@ static int vm_load_firmware(struct vm *vm, const char *path)
 	return 0;
 }
 
+/* The SMM view (SMRAM and TSEG as SMM code sees them) in KVM address space 1. */
+static int vm_smm(struct vm *vm, int vm_fd, unsigned max_slots)
+{
+	int r;
+
+	r = mem_space_init(&vm->smm_space, "smm");
+	if (r)
+		return r;
+	vm->smm_space_ready = true;
+	r = pc_mem_build_smm(&vm->pc, &vm->smm_space);
+	r = r ?: memslots_init(&vm->smm_slots, vm_fd, max_slots, vm->trace);
+	if (r) {
+		log_error("cannot build the SMM memory view: %s", strerror(-r));
+		return r;
+	}
+	memslots_set_as(&vm->smm_slots, 1);
+	r = mem_listener_register(&vm->smm_space, &vm->smm_slots.listener);
+	if (r)
+		return r;
+	vm->smm_slots_registered = true;
+	return 0;
+}
+
 static int vm_memory(struct vm *vm, int vm_fd, unsigned max_slots)
 {
 	int r;
@@ -111,9 +134,11 @@ static int vm_memory(struct vm *vm, int vm_fd, unsigned max_slots)
 		return r;
 	vm->slots_registered = true;
 	r = pc_mem_build(&vm->pc, &vm->space, vm->ram, vm->bios, &vm->layout);
-	if (r)
+	if (r) {
 		log_error("cannot build the memory map: %s", strerror(-r));
-	return r;
+		return r;
+	}
+	return vm->has_smm ? vm_smm(vm, vm_fd, max_slots) : 0;
 }
 
 static const char *e820_name(uint32_t type)
@@ -471,6 +496,11 @@ static int vm_kvm(struct vm *vm, unsigned *max_slots)
 		return vm->run_size;
 	r = __kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_NR_MEMSLOTS);
 	*max_slots = r > 0 ? (unsigned)r : 32;
+	vm->has_smm = __kvm_ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_X86_SMM) > 0 &&
+		      __kvm_ioctl(vm->vm_fd, KVM_CHECK_EXTENSION,
+				  (void *)(long)KVM_CAP_MULTI_ADDRESS_SPACE) >= 2;
+	if (!vm->has_smm)
+		log_debug("KVM has no SMM address space: no SMM view, SMIs are ignored");
 	/* identity map page, then 3 TSS pages: E820 reserves them */
 	r = kvm_ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
 	r = r ?: kvm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)(PC_KVM_TSS + 4096));
@@ -550,6 +580,16 @@ void vm_destroy(struct vm *vm)
 	if (vm->pci_ready)
 		pci_bus_destroy(&vm->pci);
 	vm->ecam_ready = vm->pci_ready = false;
+	if (vm->smm_slots_registered) {
+		memslots_detach(&vm->smm_slots);
+		mem_listener_unregister(&vm->smm_space, &vm->smm_slots.listener);
+		vm->smm_slots_registered = false;
+	}
+	memslots_destroy(&vm->smm_slots);
+	if (vm->smm_space_ready) {
+		mem_space_destroy(&vm->smm_space);
+		vm->smm_space_ready = false;
+	}
 	if (vm->slots_registered) {
 		memslots_detach(&vm->slots);
 		mem_listener_unregister(&vm->space, &vm->slots.listener);

@@ -10,8 +10,10 @@ static void memslots_trace(struct memslots *ms, const char *op, unsigned slot,
 	if (!ms->trace)
 		return;
 	pthread_mutex_lock(&ms->trace_lock);
-	fprintf(ms->trace, "%s slot=%u gpa=0x%llx size=0x%llx flags=%s\n", op, slot,
-		(unsigned long long)s->gpa, (unsigned long long)s->size, s->readonly ? "ro" : "rw");
+	fprintf(ms->trace, "%s slot=%u gpa=0x%llx size=0x%llx flags=%s%s\n", op,
+		(ms->as_id << 16) | slot,
+		(unsigned long long)s->gpa, (unsigned long long)s->size, s->readonly ? "ro" : "rw",
+		ms->as_id ? ",smm" : "");
 	fflush(ms->trace);
 	pthread_mutex_unlock(&ms->trace_lock);
 }
@@ -29,7 +31,7 @@ void memslots_trace_line(struct memslots *ms, const char *line)
 static int memslots_set(struct memslots *ms, unsigned slot, const struct memslot *s, bool add)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = slot,
+		.slot = (ms->as_id << 16) | slot,
 		.flags = s->readonly ? KVM_MEM_READONLY : 0,
 		.guest_phys_addr = s->gpa,
 		.memory_size = add ? s->size : 0,
@@ -119,6 +121,11 @@ int memslots_init(struct memslots *ms, int vm_fd, unsigned max_slots, FILE *trac
 	ms->listener.range_del = memslots_del;
 	pthread_mutex_init(&ms->trace_lock, NULL);
 	return 0;
+}
+
+void memslots_set_as(struct memslots *ms, unsigned as_id)
+{
+	ms->as_id = as_id;
 }
 
 void memslots_detach(struct memslots *ms)

@@ -33,10 +33,13 @@ struct memslots {
 	FILE *trace;            /* not owned */
 	pthread_mutex_t trace_lock;
 	uint64_t adds, dels;
+	unsigned as_id;         /* KVM address space: 0 normal, 1 SMM (trace flag ",smm") */
 };
 
 int memslots_init(struct memslots *ms, int vm_fd, unsigned max_slots, FILE *trace) WUR;
 void memslots_destroy(struct memslots *ms);
+/* Use KVM address space @as_id (slot field (as_id << 16) | n); before registering. */
+void memslots_set_as(struct memslots *ms, unsigned as_id);
 /*
  * Teardown: from now on the listener only does its bookkeeping, with no
  * ioctl and no trace line. Closing the VM fd frees every slot at once, so a

@@ -256,6 +256,16 @@ static void vcpu_internal_error(struct vcpu *v)
 	vcpu_dump(v);
 }
 
+/*
+ * APM_CNT (port 0xB2, ICH9): a write raises an SMI on the writing CPU, as on
+ * Q35 with SMI_EN.APMC_EN; without KVM SMM there is nothing to raise.
+ */
+static void vcpu_smi(struct vcpu *v)
+{
+	if (v->vm->has_smm && __kvm_ioctl(v->fd, KVM_SMI, NULL) < 0)
+		log_warn("vcpu %u: KVM_SMI failed", v->id);
+}
+
 static void vcpu_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -268,6 +278,8 @@ static void vcpu_io(struct vcpu *v)
 
 		if (run->io.direction == KVM_EXIT_IO_OUT) {
 			memcpy(&val, data, size);
+			if (run->io.port == VM_APM_CNT_PORT)
+				vcpu_smi(v);
 			iobus_dispatch(&v->vm->pio, run->io.port, size, true, &val);
 		} else {
 			iobus_dispatch(&v->vm->pio, run->io.port, size, false, &val);
@@ -277,9 +289,9 @@ static void vcpu_io(struct vcpu *v)
 }
 
 /* An MMIO exit on RAM that KVM should have had in a memslot: count it. */
-static void vcpu_check_hole(struct vm *vm, uint64_t gpa, bool is_write)
+static void vcpu_check_hole(struct vm *vm, struct mem_space *space, uint64_t gpa, bool is_write)
 {
-	struct mem_flat_view *view = mem_view_get(&vm->space);
+	struct mem_flat_view *view = mem_view_get(space);
 	const struct mem_flat_range *fr = mem_view_find(view, gpa);
 	uint64_t zero = 0;
 
@@ -293,17 +305,21 @@ static void vcpu_check_hole(struct vm *vm, uint64_t gpa, bool is_write)
 static void vcpu_mmio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
+	struct mem_space *space = &v->vm->space;
 	unsigned len = run->mmio.len;
 	uint64_t val = 0;
 
 	if (len > 8)
 		return; /* KVM never sends more; a bad length must not reach the copy */
-	vcpu_check_hole(v->vm, run->mmio.phys_addr, run->mmio.is_write);
+	/* in SMM the vCPU sees the SMM view (KVM address space 1) */
+	if ((run->flags & KVM_RUN_X86_SMM) && v->vm->has_smm)
+		space = &v->vm->smm_space;
+	vcpu_check_hole(v->vm, space, run->mmio.phys_addr, run->mmio.is_write);
 	if (run->mmio.is_write) {
 		memcpy(&val, run->mmio.data, len);
-		mem_dispatch(&v->vm->space, run->mmio.phys_addr, len, true, &val);
+		mem_dispatch(space, run->mmio.phys_addr, len, true, &val);
 	} else {
-		mem_dispatch(&v->vm->space, run->mmio.phys_addr, len, false, &val);
+		mem_dispatch(space, run->mmio.phys_addr, len, false, &val);
 		memcpy(run->mmio.data, &val, len);
 	}
 }

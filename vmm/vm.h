@@ -56,6 +56,11 @@ struct vm {
 	struct pc_mem pc;
 	struct memslots slots;
 	bool slots_registered;
+	/* SMM (KVM address space 1): a view that follows `space`, when KVM has SMM */
+	bool has_smm;
+	struct mem_space smm_space;
+	struct memslots smm_slots;
+	bool smm_space_ready, smm_slots_registered;
 	FILE *trace;
 
 	struct iobus pio;
@@ -95,6 +100,8 @@ struct vm {
 	int exit_status;
 	int stop_efd;               /* wakes the main thread's stdin loop */
 };
+
+#define VM_APM_CNT_PORT 0xB2    /* ICH9 APM control: a write raises an SMI */
 
 int vm_create(struct vm *vm, const struct vm_config *cfg) WUR;
 void vm_destroy(struct vm *vm);

@@ -35,6 +35,7 @@ $(eval $(call guest,pam,pam,))
 $(eval $(call guest,holes,holes,))
 $(eval $(call guest,bigmem,bigmem,))
 $(eval $(call guest,pambench,pambench,))
+$(eval $(call guest,smm,smm,))
 
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_DIR)/guest.ld
 	$(GUEST_LD) -m elf_i386 -nostdlib --build-id=none -T $(GUEST_DIR)/guest.ld -o $@ $<

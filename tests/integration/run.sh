@@ -47,7 +47,7 @@ cli_unknown_flag cli_bad_memory cli_cpus_zero cli_serial_bogus cli_no_payload cl
 cli_missing_kernel cli_missing_firmware fw_bad_size
 memmap_256m memmap_1100g memmap_physbits_refused dump_dtb dump_dtb_bad_path
 hello hello_cpus4 hello_serial_file hello_debugcon modes romwrite
-smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots pam holes bigmem
+smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots pam holes bigmem smm
 "
 
 # --- CLI: no guest runs, so no /dev/kvm is needed ----------------------------------------
@@ -309,6 +309,24 @@ t_bigmem() {
 	run_guest bigmem 1 "$TIMEOUT" -- --firmware "$GUESTS/bigmem.bin" --memory 1100G \
 		--amd-hole on &&
 		expect_in_order "BIG ram ok" "BIG holes ok" && pass
+}
+
+# SMM (KVM address space 1): SMRAM closed outside SMM is DRAM inside it. Skipped loudly
+# when KVM has no SMM (vmm says so under VMM_DEBUG).
+t_smm() {
+	vmm_only smm || return 1
+	export VMM_DEBUG=1
+	run_guest smm 1 "$TIMEOUT" -- --firmware "$GUESTS/smm.bin" --trace "memslots=$WORK/smm.trace"
+	_r=$?
+	unset VMM_DEBUG
+	if grep -q "SMM not entered" "$T_OUT" 2>/dev/null &&
+		grep -q "KVM has no SMM" "$T_ERR" 2>/dev/null; then
+		skip "this KVM has no SMM address space (KVM_CAP_X86_SMM)"
+		return 1
+	fi
+	[ $_r = 0 ] && expect_line "SMM ok" &&
+		expect_grep '^add slot=65[0-9]+ gpa=0xa0000 size=0x20000 flags=rw,smm$' \
+			"$WORK/smm.trace" "the memslot trace (SMRAM in address space 1)" && pass
 }
 
 # --- main --------------------------------------------------------------------------------
