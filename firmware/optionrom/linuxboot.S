@@ -22,11 +22,11 @@
  *   ss = setup segment, sp = cmdline_addr - setup_addr - 16 (the top of the
  *   64 KiB setup segment, just under the command line), far jump to
  *   (setup segment + 0x20):0.
- * - On any error (DMA ERROR, INT 15h failure, an item wrapping past 4 GiB,
- *   a setup/cmdline layout the jump cannot express, no "HdrS" in the loaded
- *   setup) one line "linuxboot: ..." goes to the debug console 0x402 and
- *   the BEV returns to the BIOS with its registers restored, which then
- *   tries the next boot device. Progress lines go to 0x402 too.
+ * - On any error (DMA ERROR or no completion, INT 15h failure, an item
+ *   wrapping past 4 GiB, a setup/cmdline layout the jump cannot express,
+ *   no "HdrS" in the loaded setup) one line "linuxboot: ..." goes to the
+ *   debug console 0x402 and the BEV returns to the BIOS with its registers
+ *   restored, which then tries the next boot device. Progress lines go to 0x402 too.
  * - The numbers below mirror devices/fw_cfg.h (that header is C only).
  */
 
@@ -51,6 +51,7 @@
 #define DMA_CTL_ERROR       0x01
 #define DMA_CTL_READ        0x02
 #define DMA_CTL_SELECT      0x08
+#define DMA_POLL_MAX        0x1000000 /* polls of the control word before giving up */
 
 #define DEBUGCON            0x402
 /*
@@ -301,14 +302,22 @@ dma_read:
 	movl	%esi, %eax
 	movw	$FW_CFG_DMA_LO, %dx
 	outl	%eax, %dx		/* low half: starts the transfer */
+	/*
+	 * QEMU and vmm finish the transfer before the OUT returns; the bound
+	 * only keeps a device that ignored the request from hanging the boot.
+	 */
+	movl	$DMA_POLL_MAX, %ecx
 1:	movl	%ss:0(%bx), %eax
 	bswapl	%eax
 	testl	$~DMA_CTL_ERROR, %eax
 	jz	2f
 	pause
-	jmp	1b
+	decl	%ecx
+	jnz	1b
+	stc
+	jmp	3f
 2:	shrl	$1, %eax		/* CF = ERROR */
-	movw	%bp, %sp
+3:	movw	%bp, %sp
 	popw	%bp
 	ret
 
