@@ -2,8 +2,10 @@
  * tests/unit/test_linuxboot.c - the Linux boot option ROM image (header,
  * checksums, $PnP/BEV) and fw_linuxboot_setup(): fw_cfg items read back
  * with fw_cfg_get() and through the file directory, the patched setup
- * header, placement, and refused inputs. The layout is a real PC layout
- * from memory/. When VMM_KERNEL_CACHE (or /var/cache/vmm-kernel) holds a
+ * header, placement, and refused inputs, against the real devices/fw_cfg.
+ * The layout is a real PC layout from memory/. A C model of the ROM then
+ * loads the items through the fw_cfg ports (DMA and data port) into a PC
+ * address space. When VMM_KERNEL_CACHE (or /var/cache/vmm-kernel) holds a
  * bzImage, it is fed too.
  */
 #include <errno.h>
@@ -12,8 +14,10 @@
 #include <string.h>
 
 #include "devices/fw_cfg.h"
+#include "devices/iobus.h"
 #include "firmware/boot.h"
 #include "firmware/linuxboot.h"
+#include "memory/memory.h"
 #include "memory/pc.h"
 #include "tests/unit/unit.h"
 
@@ -668,167 +672,221 @@ START_TEST(test_real_kernel)
 }
 END_TEST
 
-/* ---- a tiny fw_cfg until devices/fw_cfg.c lands (weak: the real one wins) -------- */
+/* ---- the ROM's steps, port for port, against the real fw_cfg device --------------- */
 
-#define FAKE __attribute__((weak))
+/*
+ * A C model of firmware/optionrom/linuxboot.S: the same port accesses (16-bit
+ * selector writes, 8-bit data reads, the two 32-bit DMA address writes with
+ * a byte-swapped value, INT 15h moves of whole words through the bounce
+ * buffer) on a PC address space, so the items fw_linuxboot_setup() adds are
+ * proven loadable the way the ROM loads them.
+ */
+#define ROM_DESC_GPA 0x6FF0ULL        /* a 16-byte-aligned slot on a BIOS-like stack */
 
-static struct fw_cfg_item *fake_find(struct fw_cfg *fw, uint16_t key)
+struct machine {
+	struct mem_space s;
+	struct mem_backend *ram;
+	struct pc_mem *pc;
+	struct pc_layout l;
+	struct iobus bus;
+	struct fw_cfg fw;
+};
+
+static struct machine *machine_new(uint64_t ram_size, bool dma)
 {
+	struct machine *m = calloc(1, sizeof(*m));
+
+	ck_assert_ptr_nonnull(m);
+	m->pc = calloc(1, sizeof(*m->pc));
+	ck_assert_ptr_nonnull(m->pc);
+	m->l = layout(ram_size);
+	ck_assert_int_eq(mem_space_init(&m->s, "lb"), 0);
+	ck_assert_int_eq(mem_backend_create(&m->ram, "lb.ram", ram_size), 0);
+	ck_assert_int_eq(pc_mem_build(m->pc, &m->s, m->ram, NULL, &m->l), 0);
+	ck_assert_int_eq(iobus_init(&m->bus), 0);
+	ck_assert_int_eq(fw_cfg_init(&m->fw, dma ? &m->s : NULL), 0);
+	ck_assert_int_eq(fw_cfg_register(&m->fw, &m->bus), 0);
+	return m;
+}
+
+static void machine_free(struct machine *m)
+{
+	fw_cfg_destroy(&m->fw);
+	iobus_destroy(&m->bus);
+	mem_space_destroy(&m->s);
+	mem_backend_destroy(m->ram);
+	free(m->pc);
+	free(m);
+}
+
+static uint64_t port_in(struct machine *m, uint16_t port, unsigned size)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(iobus_dispatch(&m->bus, port, size, false, &v), 0);
+	return v;
+}
+
+static void port_out(struct machine *m, uint16_t port, unsigned size, uint64_t v)
+{
+	ck_assert_int_eq(iobus_dispatch(&m->bus, port, size, true, &v), 0);
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* cfg_read32: outw key, then four inb, little-endian. */
+static uint32_t rom_cfg_read32(struct machine *m, uint16_t key)
+{
+	uint32_t v = 0;
 	unsigned i;
 
-	for (i = 0; i < fw->nr_items; i++)
-		if (fw->items[i].key == key)
-			return &fw->items[i];
-	return NULL;
+	port_out(m, FW_CFG_CTL_PORT, 2, key);
+	for (i = 0; i < 4; i++)
+		v |= (uint32_t)port_in(m, FW_CFG_CTL_PORT + 1, 1) << (8 * i);
+	return v;
 }
 
-static int fake_add(struct fw_cfg *fw, uint16_t key, const char *name, const void *data,
-		    uint32_t len)
+/* dma_read: the access struct in guest RAM, high half 0 to 0x514, bswap(low) to 0x518. */
+static bool rom_dma_read(struct machine *m, uint16_t key, uint32_t dst, uint32_t len)
 {
-	struct fw_cfg_item *it;
+	uint8_t d[16];
 
-	if (fake_find(fw, key))
-		return -EEXIST;
-	if (fw->nr_items >= FW_CFG_MAX_ITEMS)
-		return -ENOSPC;
-	it = &fw->items[fw->nr_items];
-	memset(it, 0, sizeof(*it));
-	it->key = key;
-	it->len = len;
-	if (len) {
-		it->data = malloc(len);
-		if (!it->data)
-			return -ENOMEM;
-		memcpy(it->data, data, len);
+	put_be32(d, (uint32_t)key << 16 | FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ);
+	put_be32(d + 4, len);
+	put_be32(d + 8, 0);
+	put_be32(d + 12, dst);
+	ck_assert_int_eq(mem_write(&m->s, ROM_DESC_GPA, d, sizeof(d)), 0);
+	port_out(m, FW_CFG_DMA_PORT, 4, 0);
+	port_out(m, FW_CFG_DMA_PORT + 4, 4, __builtin_bswap32((uint32_t)ROM_DESC_GPA));
+	ck_assert_int_eq(mem_read(&m->s, ROM_DESC_GPA, d, 4), 0);
+	return get_be32(d) == 0;      /* all bits clear: done, no ERROR */
+}
+
+/* pio_read: 32 KiB chunks by inb into the bounce buffer, moved as whole words (INT 15h/87h). */
+static bool rom_pio_read(struct machine *m, uint16_t key, uint32_t dst, uint32_t len)
+{
+	static uint8_t chunk[FW_LB_BOUNCE_LEN];
+	uint32_t n, i, words;
+
+	port_out(m, FW_CFG_CTL_PORT, 2, key);
+	while (len) {
+		n = len < FW_LB_BOUNCE_LEN ? len : FW_LB_BOUNCE_LEN;
+		for (i = 0; i < n; i++)
+			chunk[i] = (uint8_t)port_in(m, FW_CFG_CTL_PORT + 1, 1);
+		ck_assert_int_eq(mem_write(&m->s, FW_LB_BOUNCE_GPA, chunk, n), 0);
+		words = (n + 1) / 2;
+		ck_assert_int_eq(mem_read(&m->s, FW_LB_BOUNCE_GPA, chunk, words * 2), 0);
+		if (mem_write(&m->s, dst, chunk, words * 2))
+			return false;
+		dst += n;
+		len -= n;
 	}
-	if (name)
-		snprintf(it->name, sizeof(it->name), "%s", name);
-	fw->nr_items++;
-	return 0;
+	return true;
 }
 
-static int fake_rebuild_dir(struct fw_cfg *fw)
+struct rom_entry {
+	bool dma;
+	uint16_t seg;                 /* ds = es = fs = gs = ss; cs = seg + 0x20, ip = 0 */
+	uint32_t sp;
+};
+
+/* The BEV: load the four items, check the layout and "HdrS", compute the entry. */
+static bool rom_boot(struct machine *m, struct rom_entry *e)
 {
-	uint32_t n = 0, i;
-	uint8_t *dir;
+	static const uint16_t items[][3] = {
+		{ FW_CFG_SETUP_ADDR, FW_CFG_SETUP_SIZE, FW_CFG_SETUP_DATA },
+		{ FW_CFG_KERNEL_ADDR, FW_CFG_KERNEL_SIZE, FW_CFG_KERNEL_DATA },
+		{ FW_CFG_INITRD_ADDR, FW_CFG_INITRD_SIZE, FW_CFG_INITRD_DATA },
+		{ FW_CFG_CMDLINE_ADDR, FW_CFG_CMDLINE_SIZE, FW_CFG_CMDLINE_DATA },
+	};
+	uint32_t setup, diff;
+	uint8_t magic[4];
+	unsigned i;
 
-	dir = calloc(1, 4 + FW_CFG_MAX_ITEMS * 64);
-	if (!dir)
-		return -ENOMEM;
-	for (i = 0; i < fw->nr_items; i++) {
-		struct fw_cfg_item *it = &fw->items[i];
-		uint8_t *e = dir + 4 + n * 64;
+	e->dma = rom_cfg_read32(m, FW_CFG_ID) & FW_CFG_VERSION_DMA;
+	for (i = 0; i < ARRAY_SIZE(items); i++) {
+		uint32_t addr = rom_cfg_read32(m, items[i][0]);
+		uint32_t size = rom_cfg_read32(m, items[i][1]);
 
-		if (it->key < FW_CFG_FILE_FIRST || it->key >= FW_CFG_ARCH_LOCAL)
+		if (!size)
 			continue;
-		e[0] = (uint8_t)(it->len >> 24);
-		e[1] = (uint8_t)(it->len >> 16);
-		e[2] = (uint8_t)(it->len >> 8);
-		e[3] = (uint8_t)it->len;
-		e[4] = (uint8_t)(it->key >> 8);
-		e[5] = (uint8_t)it->key;
-		memcpy(e + 8, it->name, FW_CFG_MAX_FILE_PATH);
-		n++;
+		if (addr + size < addr)
+			return false;
+		if (!(e->dma ? rom_dma_read : rom_pio_read)(m, items[i][2], addr, size))
+			return false;
 	}
-	dir[0] = (uint8_t)(n >> 24);
-	dir[1] = (uint8_t)(n >> 16);
-	dir[2] = (uint8_t)(n >> 8);
-	dir[3] = (uint8_t)n;
-	free(fw->dir);
-	fw->dir = dir;
-	fw->dir_len = 4 + n * 64;
-	return 0;
+	setup = rom_cfg_read32(m, FW_CFG_SETUP_ADDR);
+	diff = rom_cfg_read32(m, FW_CFG_CMDLINE_ADDR) - setup;
+	if (diff <= 0x10 || diff > 0x10000 || (setup & 0xF) || setup > 0x90000)
+		return false;
+	ck_assert_int_eq(mem_read(&m->s, setup + 0x202, magic, 4), 0);
+	if (memcmp(magic, "HdrS", 4))
+		return false;
+	e->seg = (uint16_t)(setup >> 4);
+	e->sp = diff - 16;
+	return true;
 }
 
-FAKE int fw_cfg_init(struct fw_cfg *fw, struct mem_space *dma_space)
+static void check_rom_boot(bool dma)
 {
-	memset(fw, 0, sizeof(*fw));
-	fw->dma_space = dma_space;
-	return fake_add(fw, FW_CFG_SIGNATURE, NULL, "QEMU", 4) ?: fake_rebuild_dir(fw);
+	struct machine *m = machine_new(256 * MiB, dma);
+	size_t klen, ilen = 2 * FW_LB_BOUNCE_LEN + 4465;  /* three chunks, odd length */
+	uint8_t *k = make_bzimage(100 * KiB + 48, &klen);
+	uint8_t *ird = make_initrd(ilen), *buf = malloc(klen + ilen);
+	const char *cmd = "console=ttyS0 init=/init quiet";
+	const uint8_t *setup;
+	struct rom_entry e;
+	uint32_t len, initrd_gpa;
+	char err[200];
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(fw_linuxboot_setup(&m->fw, &m->l, k, klen, ird, ilen, cmd, err,
+					    sizeof(err)), 0);
+	ck_assert(rom_boot(m, &e));
+	ck_assert(e.dma == dma);
+	ck_assert_uint_eq(e.seg, 0x1000);
+	ck_assert_uint_eq(e.sp, 0xFFF0);
+
+	setup = item(&m->fw, FW_CFG_SETUP_DATA, &len);
+	ck_assert_int_eq(mem_read(&m->s, FW_LB_SETUP_GPA, buf, len), 0);
+	ck_assert_int_eq(memcmp(buf, setup, len), 0);
+	ck_assert_uint_eq(get32(buf + 0x228), FW_LB_CMDLINE_GPA);
+	ck_assert_int_eq(mem_read(&m->s, FW_LB_KERNEL_GPA, buf, klen - PM_OFF), 0);
+	ck_assert_int_eq(memcmp(buf, k + PM_OFF, klen - PM_OFF), 0);
+	initrd_gpa = get32(setup + 0x218);
+	ck_assert_uint_eq(initrd_gpa, item32(&m->fw, FW_CFG_INITRD_ADDR));
+	ck_assert_int_eq(mem_read(&m->s, initrd_gpa, buf, ilen), 0);
+	ck_assert_int_eq(memcmp(buf, ird, ilen), 0);
+	ck_assert_int_eq(mem_read(&m->s, FW_LB_CMDLINE_GPA, buf, strlen(cmd) + 1), 0);
+	ck_assert_str_eq((const char *)buf, cmd);
+	/* the stack top and the command line stay apart, inside the setup segment */
+	ck_assert_uint_lt((uint64_t)e.seg * 16 + e.sp, FW_LB_CMDLINE_GPA);
+	ck_assert_uint_ge((uint64_t)e.seg * 16 + e.sp, FW_LB_SETUP_GPA + len);
+	ck_assert_uint_eq(m->fw.dma_errors, 0);
+
+	free(buf);
+	free(k);
+	free(ird);
+	machine_free(m);
 }
 
-FAKE void fw_cfg_destroy(struct fw_cfg *fw)
+START_TEST(test_rom_model_dma)
 {
-	unsigned i;
-
-	for (i = 0; i < fw->nr_items; i++)
-		free(fw->items[i].data);
-	free(fw->dir);
-	memset(fw, 0, sizeof(*fw));
+	check_rom_boot(true);
 }
+END_TEST
 
-FAKE int fw_cfg_add_bytes(struct fw_cfg *fw, uint16_t key, const void *data, uint32_t len)
+START_TEST(test_rom_model_data_port)
 {
-	if (key >= FW_CFG_FILE_FIRST && key < FW_CFG_ARCH_LOCAL)
-		return -EINVAL;
-	return fake_add(fw, key, NULL, data, len);
+	check_rom_boot(false);
 }
-
-FAKE int fw_cfg_add_i16(struct fw_cfg *fw, uint16_t key, uint16_t v)
-{
-	uint8_t b[2];
-
-	put16(b, v);
-	return fw_cfg_add_bytes(fw, key, b, sizeof(b));
-}
-
-FAKE int fw_cfg_add_i32(struct fw_cfg *fw, uint16_t key, uint32_t v)
-{
-	uint8_t b[4];
-
-	put32(b, v);
-	return fw_cfg_add_bytes(fw, key, b, sizeof(b));
-}
-
-FAKE int fw_cfg_add_i64(struct fw_cfg *fw, uint16_t key, uint64_t v)
-{
-	uint8_t b[8];
-
-	put64(b, v);
-	return fw_cfg_add_bytes(fw, key, b, sizeof(b));
-}
-
-FAKE int fw_cfg_add_file(struct fw_cfg *fw, const char *name, const void *data, uint32_t len,
-			 uint32_t flags, uint16_t *key_out)
-{
-	uint16_t key = (uint16_t)(FW_CFG_FILE_FIRST + fw->nr_files);
-	unsigned i;
-	int ret;
-
-	(void)flags;
-	if (strlen(name) >= FW_CFG_MAX_FILE_PATH)
-		return -ENAMETOOLONG;
-	for (i = 0; i < fw->nr_items; i++)
-		if (fw->items[i].key >= FW_CFG_FILE_FIRST && fw->items[i].key < FW_CFG_ARCH_LOCAL &&
-		    !strcmp(fw->items[i].name, name))
-			return -EEXIST;
-	if (fw->nr_files >= FW_CFG_FILE_SLOTS)
-		return -ENOSPC;
-	ret = fake_add(fw, key, name, data, len);
-	if (ret)
-		return ret;
-	fw->nr_files++;
-	if (key_out)
-		*key_out = key;
-	return fake_rebuild_dir(fw);
-}
-
-FAKE int fw_cfg_get(struct fw_cfg *fw, uint16_t key, const uint8_t **data, uint32_t *len)
-{
-	struct fw_cfg_item *it;
-
-	if (key == FW_CFG_FILE_DIR) {
-		*data = fw->dir;
-		*len = fw->dir_len;
-		return 0;
-	}
-	it = fake_find(fw, key);
-	if (!it)
-		return -ENOENT;
-	*data = it->data;
-	*len = it->len;
-	return 0;
-}
+END_TEST
 
 /* ---- suite ---------------------------------------------------------------------- */
 
@@ -852,6 +910,11 @@ static Suite *linuxboot_suite(void)
 	tcase_add_test(t, test_refuse_bad_args);
 	tcase_add_test(t, test_duplicate_add);
 	tcase_add_test(t, test_real_kernel);
+	suite_add_tcase(s, t);
+	t = tcase_create("rom model");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, test_rom_model_dma);
+	tcase_add_test(t, test_rom_model_data_port);
 	suite_add_tcase(s, t);
 	return s;
 }
