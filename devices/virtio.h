@@ -153,6 +153,8 @@ struct virtq {
  * INDIRECT only when negotiated, only on the head descriptor (not with
  * NEXT), table len a non-zero multiple of 16 and at most size entries, the
  * table inside one RAM range, no INDIRECT inside it.
+ * A device pops until -ENOENT before it waits for the next kick (with
+ * EVENT_IDX, only that -ENOENT re-arms the driver's notifications).
  */
 int virtq_pop(struct virtq *vq, struct virtq_elem *e) WUR;
 /* Give back the last @n popped elements (they will be popped again). */
@@ -195,7 +197,11 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *vdev);
 	/* Worker thread: queue @vq was kicked (its eventfd already drained). */
 	void (*queue_kick)(struct virtio_dev *vdev, struct virtq *vq);
-	/* After the worker stopped, before the core clears its state. */
+	/*
+	 * After the worker stopped, before the core clears its state. Called
+	 * on every reset and at destroy, also when activate never ran or
+	 * failed: it must be idempotent.
+	 */
 	void (*reset)(struct virtio_dev *vdev);
 };
 
@@ -212,6 +218,7 @@ struct virtio_watch {
 	int fd;                         /* -1: free slot */
 	virtio_watch_fn fn;
 	void *arg;
+	bool paused;                    /* events 0: out of the epoll set */
 };
 
 #define VIRTIO_MAX_WATCH 8
@@ -252,6 +259,13 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, v
 /* Stop the worker, free everything. Safe on a zeroed or half-built vdev, and twice. */
 void virtio_dev_destroy(struct virtio_dev *vdev);
 
+/*
+ * Register-side calls below (reset, set_status, driver features,
+ * queue_enable, and writes to struct virtq's driver-programmed fields) are
+ * made by the transport with vdev->lock held; they may stop or start the
+ * worker, so that lock is never taken by a worker.
+ */
+
 /* Reset to the power-on state: stop the worker, ops.reset, clear queues, features, ISR, status. */
 void virtio_dev_reset(struct virtio_dev *vdev);
 
@@ -267,7 +281,12 @@ static inline bool virtio_has_feature(const struct virtio_dev *vdev, unsigned bi
 	return bit < 64 && (vdev->features & VIRTIO_BIT(bit));
 }
 
-/* Enable queue @q after validating size, alignment and RAM; -errno when refused. */
+/*
+ * Enable queue @q after validating size (power of 2, <= max), alignment
+ * (desc 16, avail 2, used 4) and that each ring lies in one RAM range.
+ * Refused (-EINVAL/-EFAULT; -EBUSY after DRIVER_OK): the queue stays
+ * disabled and NEEDS_RESET is set.
+ */
 int virtio_queue_enable(struct virtio_dev *vdev, unsigned q) WUR;
 static inline struct virtq *virtio_queue(struct virtio_dev *vdev, unsigned q)
 {
