@@ -72,37 +72,46 @@ static int romsum_fix(uint8_t *rom, size_t len, const char *name)
 
 int main(int argc, char **argv)
 {
-	static uint8_t rom[ROM_MAX + 1];
+	uint8_t *rom;
 	size_t len;
 	FILE *f;
+	int ret = 1;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: romsum IN OUT\n");
 		return 1;
 	}
+	rom = malloc(ROM_MAX + 1);        /* one more: a longer file is caught */
+	if (!rom) {
+		perror("romsum");
+		return 1;
+	}
 	f = fopen(argv[1], "rb");
 	if (!f) {
 		perror(argv[1]);
-		return 1;
+		goto out;
 	}
-	len = fread(rom, 1, sizeof(rom), f);
+	len = fread(rom, 1, ROM_MAX + 1, f);
 	if (ferror(f)) {
 		perror(argv[1]);
 		fclose(f);
-		return 1;
+		goto out;
 	}
 	fclose(f);
 	if (romsum_fix(rom, len, argv[1]))
-		return 1;
+		goto out;
 	f = fopen(argv[2], "wb");
 	if (!f) {
 		perror(argv[2]);
-		return 1;
+		goto out;
 	}
 	if ((fwrite(rom, 1, len, f) != len) | (fclose(f) != 0)) {
 		perror(argv[2]);
 		remove(argv[2]);
-		return 1;
+		goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	free(rom);
+	return ret;
 }

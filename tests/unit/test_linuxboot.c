@@ -771,23 +771,25 @@ static bool rom_dma_read(struct machine *m, uint16_t key, uint32_t dst, uint32_t
 /* pio_read: 32 KiB chunks by inb into the bounce buffer, moved as whole words (INT 15h/87h). */
 static bool rom_pio_read(struct machine *m, uint16_t key, uint32_t dst, uint32_t len)
 {
-	static uint8_t chunk[FW_LB_BOUNCE_LEN];
+	uint8_t *chunk = malloc(FW_LB_BOUNCE_LEN);
 	uint32_t n, i, words;
+	bool ok = true;
 
+	ck_assert_ptr_nonnull(chunk);
 	port_out(m, FW_CFG_CTL_PORT, 2, key);
-	while (len) {
+	while (len && ok) {
 		n = len < FW_LB_BOUNCE_LEN ? len : FW_LB_BOUNCE_LEN;
 		for (i = 0; i < n; i++)
 			chunk[i] = (uint8_t)port_in(m, FW_CFG_CTL_PORT + 1, 1);
 		ck_assert_int_eq(mem_write(&m->s, FW_LB_BOUNCE_GPA, chunk, n), 0);
 		words = (n + 1) / 2;
 		ck_assert_int_eq(mem_read(&m->s, FW_LB_BOUNCE_GPA, chunk, words * 2), 0);
-		if (mem_write(&m->s, dst, chunk, words * 2))
-			return false;
+		ok = mem_write(&m->s, dst, chunk, words * 2) == 0;
 		dst += n;
 		len -= n;
 	}
-	return true;
+	free(chunk);
+	return ok;
 }
 
 struct rom_entry {
