@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "vmm/config.h"
@@ -12,8 +13,18 @@
 
 #define VMM_VERSION "0.1"
 
+/* ms since the first call: the phases of a run, under VMM_DEBUG */
+static double main_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 int main(int argc, char **argv)
 {
+	double t0 = main_ms();
 	struct vm_config cfg;
 	struct vm *vm;
 	char err[256];
@@ -49,8 +60,11 @@ int main(int argc, char **argv)
 		free(vm);
 		return 1;
 	}
+	log_debug("machine built in %.1f ms", main_ms() - t0);
 	status = vm_run(vm);
+	log_debug("guest ran until %.1f ms", main_ms() - t0);
 	vm_destroy(vm);
 	free(vm);
+	log_debug("torn down at %.1f ms", main_ms() - t0);
 	return status;
 }

@@ -43,8 +43,8 @@ $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_DIR)/guest.ld
 $(GUEST_OUT)/%.bin: $(GUEST_OUT)/%.elf
 	$(GUEST_OBJCOPY) -O binary $< $@
 
-# Keep the ELF files: `objdump -d -mi8086 build/guests/NAME.elf` when debugging.
-.SECONDARY: $(GUEST_BINS:.bin=.elf) $(GUEST_BINS:.bin=.o)
+# The ELF files are kept (the Makefile's bare .SECONDARY keeps every intermediate):
+# `objdump -d -mi8086 build/guests/NAME.elf` when debugging.
 .PHONY: guests guests-qemu
 guests:: $(GUEST_BINS)
 
