@@ -77,7 +77,7 @@ static int vm_fw_acpi(struct vm *vm)
 /* --kernel with --firmware: the kernel goes to fw_cfg for the linuxboot option ROM. */
 static int vm_fw_linuxboot(struct vm *vm)
 {
-	uint8_t *kernel = NULL, *initrd = NULL;
+	const uint8_t *kernel = NULL, *initrd = NULL;
 	size_t klen = 0, ilen = 0;
 	char err[256] = "";
 	int r;
@@ -89,8 +89,7 @@ static int vm_fw_linuxboot(struct vm *vm)
 			       err, sizeof(err));
 	if (r)
 		log_error("kernel %s: %s", vm->cfg.kernel, err[0] ? err : strerror(-r));
-	free(kernel);
-	free(initrd);
+	vm_unmap_kernel(kernel, klen, initrd, ilen);
 	return r;
 }
 

@@ -396,29 +396,36 @@ static int vm_platform(struct vm *vm)
 	return vm_pci(vm);
 }
 
-int vm_read_kernel(struct vm *vm, uint8_t **kernel, size_t *klen, uint8_t **initrd, size_t *ilen)
+int vm_read_kernel(struct vm *vm, const uint8_t **kernel, size_t *klen, const uint8_t **initrd,
+		   size_t *ilen)
 {
 	int r;
 
 	*kernel = *initrd = NULL;
 	*klen = *ilen = 0;
-	r = file_read_all(vm->cfg.kernel, kernel, klen, KERNEL_MAX);
+	r = file_map(vm->cfg.kernel, kernel, klen, KERNEL_MAX);
 	if (r) {
 		log_error("cannot read kernel %s: %s", vm->cfg.kernel,
 			  r == -EFBIG ? "larger than 512 MiB" : strerror(-r));
 		return r;
 	}
 	if (vm->cfg.initrd) {
-		r = file_read_all(vm->cfg.initrd, initrd, ilen, vm->layout.below_4g);
+		r = file_map(vm->cfg.initrd, initrd, ilen, vm->layout.below_4g);
 		if (r) {
 			log_error("cannot read initrd %s: %s", vm->cfg.initrd,
 				  r == -EFBIG ? "larger than guest RAM below 4 GiB" : strerror(-r));
-			free(*kernel);
+			vm_unmap_kernel(*kernel, *klen, NULL, 0);
 			*kernel = NULL;
 			*klen = 0;
 		}
 	}
 	return r;
+}
+
+void vm_unmap_kernel(const uint8_t *kernel, size_t klen, const uint8_t *initrd, size_t ilen)
+{
+	file_unmap(kernel, klen);
+	file_unmap(initrd, ilen);
 }
 
 static int vm_load_kernel(struct vm *vm)
@@ -429,7 +436,7 @@ static int vm_load_kernel(struct vm *vm)
 		.cmdline = vm->cfg.append,
 		.ncpus = vm->cfg.cpus,
 	};
-	uint8_t *kernel = NULL, *initrd = NULL;
+	const uint8_t *kernel = NULL, *initrd = NULL;
 	size_t klen = 0, ilen = 0;
 	void *dtb = NULL;
 	char err[256] = "";
@@ -464,8 +471,7 @@ static int vm_load_kernel(struct vm *vm)
 		log_error("kernel %s: %s", vm->cfg.kernel, err[0] ? err : strerror(-r));
 	vm->direct_boot = true;
 out:
-	free(kernel);
-	free(initrd);
+	vm_unmap_kernel(kernel, klen, initrd, ilen);
 	free(dtb);
 	return r;
 }

@@ -118,9 +118,10 @@ int vm_irq_routing(struct vm *vm) WUR;
 /* machine.c, shared with firmware.c */
 struct acpi_tables;
 int vm_build_acpi(const struct vm *vm, struct acpi_tables *t) WUR;
-/* Read --kernel and --initrd (one-line errors); the caller frees both. */
-int vm_read_kernel(struct vm *vm, uint8_t **kernel, size_t *klen, uint8_t **initrd,
+/* Map --kernel and --initrd (one-line errors); undo with vm_unmap_kernel(). */
+int vm_read_kernel(struct vm *vm, const uint8_t **kernel, size_t *klen, const uint8_t **initrd,
 		   size_t *ilen) WUR;
+void vm_unmap_kernel(const uint8_t *kernel, size_t klen, const uint8_t *initrd, size_t ilen);
 
 /* firmware.c: fw_cfg for a firmware image (--firmware), with --kernel for linuxboot. */
 int vm_firmware_setup(struct vm *vm) WUR;
