@@ -36,6 +36,7 @@ $(eval $(call guest,holes,holes,))
 $(eval $(call guest,bigmem,bigmem,))
 $(eval $(call guest,pambench,pambench,))
 $(eval $(call guest,smm,smm,))
+$(eval $(call guest,fwcfg,fwcfg,))
 
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_DIR)/guest.ld
 	$(GUEST_LD) -m elf_i386 -nostdlib --build-id=none -T $(GUEST_DIR)/guest.ld -o $@ $<

@@ -44,10 +44,10 @@ PEER=${PEER:-}
 
 TESTS="
 cli_unknown_flag cli_bad_memory cli_cpus_zero cli_serial_bogus cli_no_payload cli_help
-cli_missing_kernel cli_missing_firmware fw_bad_size
+cli_missing_kernel cli_missing_firmware fw_bad_size fw_too_large
 memmap_256m memmap_1100g memmap_physbits_refused dump_dtb dump_dtb_bad_path
 hello hello_cpus4 hello_serial_file hello_debugcon modes romwrite
-smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots pam holes bigmem smm
+smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots pam holes bigmem smm fwcfg
 "
 
 # --- CLI: no guest runs, so no /dev/kvm is needed ----------------------------------------
@@ -130,6 +130,14 @@ t_memmap_1100g() {
 	else
 		e820_starts usable 0000000100000000 && pass
 	fi
+}
+
+# More than the 16 MiB flash window below 4 GiB: refused with one line naming the file.
+t_fw_too_large() {
+	vmm_only fw_too_large && needs_kvm fw_too_large || return 1
+	head -c $((17 * 1024 * 1024)) /dev/zero >"$WORK/fw_17m.bin" 2>/dev/null
+	run_cli fw_too_large 1 -- --firmware "$WORK/fw_17m.bin" &&
+		expect_stderr_lines 1 && expect_grep 'fw_17m.*larger' "$T_ERR" stderr && pass
 }
 
 # --dump-dtb: the machine description as an FDT, read back with the dtc tools.
@@ -327,6 +335,13 @@ t_smm() {
 	[ $_r = 0 ] && expect_line "SMM ok" &&
 		expect_grep '^add slot=65[0-9]+ gpa=0xa0000 size=0x20000 flags=rw,smm$' \
 			"$WORK/smm.trace" "the memslot trace (SMRAM in address space 1)" && pass
+}
+
+# fw_cfg from the guest: signature, ID, DMA, and bad DMA requests (no RAM at the target,
+# the access structure outside RAM, an unknown key) that get a defined reply.
+t_fwcfg() {
+	run_guest fwcfg 1 "$TIMEOUT" -- --firmware "$GUESTS/fwcfg.bin" &&
+		expect_line "FWCFG ok" && pass
 }
 
 # --- main --------------------------------------------------------------------------------
