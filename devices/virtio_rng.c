@@ -48,8 +48,9 @@ static void virtio_rng_kick(struct virtio_dev *vdev, struct virtq *vq)
 				break;
 		}
 		virtq_push(vq, e->head, (uint32_t)written);
-		rng->bytes += written;
-		rng->requests++;
+		/* Statistics read from other threads. */
+		__atomic_add_fetch(&rng->bytes, written, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&rng->requests, 1, __ATOMIC_RELAXED);
 		pushed = true;
 	}
 	if (pushed)

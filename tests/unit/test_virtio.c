@@ -887,7 +887,7 @@ START_TEST(test_rng)
 	used_elem(f, 0, 1, &id, &len);
 	ck_assert_uint_eq(id, 0);
 	ck_assert_uint_eq(len, 216);
-	ck_assert_uint_eq(f->rng.bytes, 256 + 216);
+	ck_assert_uint_eq(__atomic_load_n(&f->rng.bytes, __ATOMIC_RELAXED), 256 + 216);
 
 	/* A read-only descriptor gets nothing. */
 	set_desc(&f->q[0], 2, 0x80000, 64, 0, 0);
