@@ -30,10 +30,10 @@
  *   must not call back into this transport.
  * - Locks: guest BAR accesses take the virtio device lock; order: virtio
  *   device lock -> PCI bus lock -> notify lock. The PCI reset hook
- *   (pci_bus_reset) only resets transport registers and cannot stop the
- *   worker (it runs with the bus lock held, and the worker's interrupts
- *   need that lock): for a machine reset, vmm/ calls virtio_pci_reset()
- *   first, with no PCI lock held.
+ *   (pci_bus_reset) only re-reads the BAR decode (notify addresses go
+ *   off); it cannot reset the virtio device (it runs with the bus lock
+ *   held, and the worker's interrupts need that lock): for a machine reset,
+ *   vmm/ calls virtio_pci_reset() first, with no PCI lock held.
  */
 #ifndef VMM_DEVICES_VIRTIO_PCI_H
 #define VMM_DEVICES_VIRTIO_PCI_H
