@@ -89,7 +89,7 @@ int tap_open(const char *name, int *fd, char *ifname, char *err, size_t errlen)
 {
 	struct ifreq ifr;
 	unsigned features = 0;
-	const char *shown = name && name[0] ? name : "(new)";
+	const char *shown = name && name[0] ? name : "(kernel-named)";
 	int tfd, ret;
 
 	*fd = -1;
@@ -117,7 +117,7 @@ int tap_open(const char *name, int *fd, char *ifname, char *err, size_t errlen)
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	if (name)
-		memcpy(ifr.ifr_name, name, strlen(name));
+		memcpy(ifr.ifr_name, name, strlen(name));       /* < IFNAMSIZ, checked */
 	if (ioctl(tfd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 

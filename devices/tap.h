@@ -11,7 +11,7 @@
  *   virtio 1.x header, num_buffers included; the kernel fills the first 10
  *   bytes on read and skips the last 2), little-endian, O_NONBLOCK and
  *   close-on-exec (tap_open only: an adopted fd keeps its FD_CLOEXEC).
- *   IFF_ONE_QUEUE is not requested: the kernel has ignored it since 3.8.
+ *   IFF_ONE_QUEUE is not requested: current kernels accept and ignore it.
  * - Offloads (TUNSETOFFLOAD, TAP_OFFLOAD_*) say which partial-checksum and
  *   GSO frames the kernel may hand us to read; frames we write may carry
  *   them whatever is set. A tap starts with none. TSO needs CSUM.
