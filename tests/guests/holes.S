@@ -18,9 +18,9 @@
 #define HI(x)		(A(x) + TOP_ALIAS)
 #define CONF_ADDR	0xCF8
 #define CONF_DATA	0xCFC
-#define ITERATIONS	4096		/* PAM/SMRAM register writes */
+#define ITERATIONS	2048		/* PAM/SMRAM register writes */
 #define RAM_BASE	0x200000	/* 2 MiB */
-#define RAM_LEN		0x10000		/* 64 KiB */
+#define RAM_LEN		0x4000		/* 16 KiB: every memslot change makes KVM refault it */
 #define ICR_INIT	0x000C4500
 #define ICR_SIPI	0x000C4600
 #define ICR_BUSY	0x1000

@@ -282,14 +282,14 @@ t_pam() {
 }
 
 # The hole detector (I1): one vCPU checks RAM above 1 MiB while the other rewrites
-# PAM/SMRAM 4096 times. No mismatch, no MMIO exit on RAM, and no memslot call at or
+# PAM/SMRAM 2048 times. No mismatch, no MMIO exit on RAM, and no memslot call at or
 # above 1 MiB after `start`.
 t_holes() {
 	vmm_only holes || return 1
 	_tr=$WORK/holes.trace
-	run_guest holes 1 "$TIMEOUT" -- --firmware "$GUESTS/holes.bin" --cpus 2 \
+	run_guest holes 1 $((TIMEOUT * 3)) -- --firmware "$GUESTS/holes.bin" --cpus 2 \
 		--trace "memslots=$_tr" &&
-		expect_grep '^HOLES ok writes=4k passes=[0-9]+' "$T_OUT" stdout || return 1
+		expect_grep '^HOLES ok writes=2k passes=[0-9]+' "$T_OUT" stdout || return 1
 	if grep -q 'MMIO exits landed in guest RAM' "$T_ERR"; then
 		fail "vmm saw MMIO exits on RAM: $(cat "$T_ERR")"
 		return 1
@@ -302,7 +302,7 @@ t_holes() {
 		fail "memslot calls at or above 1 MiB after start: $_high"
 		return 1
 	fi
-	[ "$_calls" -gt 1000 ] || { fail "only $_calls memslot calls after start: PAM writes did not reach KVM"; return 1; }
+	[ "$_calls" -gt 500 ] || { fail "only $_calls memslot calls after start: PAM writes did not reach KVM"; return 1; }
 	pass
 }
 
