@@ -40,7 +40,8 @@ int config_parse_size(const char *s, uint64_t *out)
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS,
 	OPT_SERIAL, OPT_DEBUGCON, OPT_MEMORY_MAP, OPT_TRACE, OPT_AMD_HOLE, OPT_PHYS_BITS,
-	OPT_HELP, OPT_VERSION, OPT_DUMP_DTB, OPT_DTB_TO_GUEST,
+	OPT_HELP, OPT_VERSION, OPT_DUMP_DTB, OPT_DTB_TO_GUEST, OPT_DISK, OPT_NET, OPT_RNG,
+	OPT_CONSOLE,
 };
 
 static const struct option config_opts[] = {
@@ -57,6 +58,10 @@ static const struct option config_opts[] = {
 	{ "amd-hole", required_argument, NULL, OPT_AMD_HOLE },
 	{ "phys-bits", required_argument, NULL, OPT_PHYS_BITS },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "dtb-to-guest", no_argument, NULL, OPT_DTB_TO_GUEST },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -78,11 +83,112 @@ void config_usage(FILE *f)
 	      "  --amd-hole auto|on|off keep RAM out of the AMD HyperTransport range (default auto)\n"
 	      "  --phys-bits N          guest physical address bits (default: the host's)\n"
 	      "  --memory-map           print the guest physical layout and exit\n"
+	      "  --disk path=IMG[,readonly=on]   virtio-blk on a raw image (up to 8)\n"
+	      "  --net tap=NAME|fd=N[,mac=XX:XX:XX:XX:XX:XX]   virtio-net on a tap (up to 4)\n"
+	      "  --rng                  virtio-rng (bytes from getrandom)\n"
+	      "  --console null|stdio|file:PATH|fifo:IN,OUT   virtio-console port\n"
 	      "  --dump-dtb PATH        write the machine description (FDT) and exit\n"
 	      "  --dtb-to-guest         pass that FDT to a bzImage kernel as setup_data\n"
 	      "  --trace memslots=PATH  log every memslot change\n"
 	      "exit status: 0 guest powered off or reset, 1 fatal error, 2 usage error,\n"
 	      "             (v << 1) | 1 when the guest writes v to the debug-exit port 0x501\n", f);
+}
+
+static int config_bad(char *err, size_t errlen, const char *fmt, const char *arg);
+
+/* "path=IMG[,readonly=on|off]" */
+static int config_disk(struct vm_config *cfg, char *arg, char *err, size_t errlen)
+{
+	struct vm_disk_cfg *d;
+	char *save = NULL, *tok;
+
+	if (cfg->nr_disks == VM_MAX_DISKS)
+		return config_bad(err, errlen, "too many --disk (at most %s)", "8");
+	d = &cfg->disks[cfg->nr_disks];
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "path=", 5) && tok[5])
+			d->path = tok + 5;
+		else if (!strcmp(tok, "readonly=on"))
+			d->readonly = true;
+		else if (!strcmp(tok, "readonly=off"))
+			d->readonly = false;
+		else
+			return config_bad(err, errlen, "bad --disk field '%s' (want path=IMG[,readonly=on])", tok);
+	}
+	if (!d->path)
+		return config_bad(err, errlen, "%s", "--disk needs path=IMG");
+	cfg->nr_disks++;
+	return 0;
+}
+
+static int config_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6], i;
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &end) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return (mac[0] & 1) ? -EINVAL : 0;   /* a multicast address cannot be a NIC's */
+}
+
+/* "tap=NAME|fd=N[,mac=XX:XX:XX:XX:XX:XX]" */
+static int config_net(struct vm_config *cfg, char *arg, char *err, size_t errlen)
+{
+	struct vm_net_cfg *n;
+	char *save = NULL, *tok, *end;
+	long fd;
+
+	if (cfg->nr_nets == VM_MAX_NETS)
+		return config_bad(err, errlen, "too many --net (at most %s)", "4");
+	n = &cfg->nets[cfg->nr_nets];
+	n->fd = -1;
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "tap=", 4)) {
+			n->tap = tok + 4;
+		} else if (!strncmp(tok, "fd=", 3)) {
+			errno = 0;
+			fd = strtol(tok + 3, &end, 10);
+			if (errno || *end || end == tok + 3 || fd < 0 || fd > 65535)
+				return config_bad(err, errlen, "bad --net fd '%s'", tok + 3);
+			n->fd = (int)fd;
+		} else if (!strncmp(tok, "mac=", 4)) {
+			if (config_mac(tok + 4, n->mac))
+				return config_bad(err, errlen, "bad --net mac '%s' (want a unicast XX:XX:XX:XX:XX:XX)", tok + 4);
+			n->has_mac = true;
+		} else {
+			return config_bad(err, errlen, "bad --net field '%s' (want tap=NAME or fd=N, mac=...)", tok);
+		}
+	}
+	if (!n->tap == (n->fd < 0))
+		return config_bad(err, errlen, "%s", "--net needs exactly one of tap=NAME or fd=N");
+	cfg->nr_nets++;
+	return 0;
+}
+
+static int config_console(struct vm_config *cfg, char *arg, char *err, size_t errlen)
+{
+	char *comma;
+
+	if (!strcmp(arg, "null")) {
+		cfg->console = CONSOLE_NULL;
+	} else if (!strcmp(arg, "stdio")) {
+		cfg->console = CONSOLE_STDIO;
+	} else if (!strncmp(arg, "file:", 5) && arg[5]) {
+		cfg->console = CONSOLE_FILE;
+		cfg->console_out = arg + 5;
+	} else if (!strncmp(arg, "fifo:", 5) && (comma = strchr(arg + 5, ',')) && comma != arg + 5 &&
+		   comma[1]) {
+		*comma = '\0';
+		cfg->console = CONSOLE_FIFO;
+		cfg->console_in = arg + 5;
+		cfg->console_out = comma + 1;
+	} else {
+		return config_bad(err, errlen, "bad --console '%s' (want null, stdio, file:PATH or fifo:IN,OUT)", arg);
+	}
+	return 0;
 }
 
 static int config_bad(char *err, size_t errlen, const char *fmt, const char *arg)
@@ -158,6 +264,19 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, char *err, size_t
 			cfg->phys_bits = n;
 			break;
 		case OPT_DUMP_DTB: cfg->dump_dtb = optarg; break;
+		case OPT_DISK:
+			if (config_disk(cfg, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_NET:
+			if (config_net(cfg, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_RNG: cfg->rng = true; break;
+		case OPT_CONSOLE:
+			if (config_console(cfg, optarg, err, errlen))
+				return -EINVAL;
+			break;
 		case OPT_DTB_TO_GUEST: cfg->dtb_to_guest = true; break;
 		case OPT_HELP: case 'h': cfg->help = true; break;
 		case OPT_VERSION: cfg->version = true; break;
@@ -175,6 +294,8 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, char *err, size_t
 		return config_bad(err, errlen, "%s", "nothing to run: give --kernel PATH or --firmware PATH");
 	if ((cfg->initrd || cfg->append) && !cfg->kernel)
 		return config_bad(err, errlen, "%s", "--initrd and --append need --kernel");
+	if (cfg->console == CONSOLE_STDIO && cfg->serial == SERIAL_STDIO)
+		return config_bad(err, errlen, "%s", "--console stdio needs --serial null or file:PATH (one stdin)");
 	if (cfg->dtb_to_guest && !cfg->kernel)
 		return config_bad(err, errlen, "%s", "--dtb-to-guest needs --kernel");
 	if (cfg->memory < 2 * MiB || cfg->memory % (4 * KiB))

@@ -21,6 +21,23 @@
 
 enum serial_backend { SERIAL_STDIO, SERIAL_NULL, SERIAL_FILE };
 
+#define VM_MAX_DISKS 8
+#define VM_MAX_NETS  4
+
+struct vm_disk_cfg {
+	const char *path;
+	bool readonly;
+};
+
+struct vm_net_cfg {
+	const char *tap;            /* tap=NAME (may be ""), or NULL with fd >= 0 */
+	int fd;                     /* fd=N, an inherited tap; -1 otherwise */
+	bool has_mac;
+	uint8_t mac[6];
+};
+
+enum console_backend { CONSOLE_NONE, CONSOLE_STDIO, CONSOLE_NULL, CONSOLE_FILE, CONSOLE_FIFO };
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -37,6 +54,13 @@ struct vm_config {
 	bool memory_map;            /* print the layout and exit */
 	const char *dump_dtb;       /* write the machine's device tree here and exit */
 	bool dtb_to_guest;          /* hand the device tree to a bzImage as SETUP_DTB */
+	struct vm_disk_cfg disks[VM_MAX_DISKS];     /* --disk: virtio-blk */
+	unsigned nr_disks;
+	struct vm_net_cfg nets[VM_MAX_NETS];        /* --net: virtio-net */
+	unsigned nr_nets;
+	bool rng;                   /* --rng: virtio-rng */
+	enum console_backend console;               /* --console: virtio-console */
+	const char *console_in, *console_out;       /* FILE: out only; FIFO: both */
 	bool help, version;
 };
 

@@ -273,7 +273,7 @@ static int vm_open_file(const char *path, const char *what)
 	return fd;
 }
 
-static void vm_irq_set(void *opaque, unsigned gsi, int level)
+void vm_irq_set(void *opaque, unsigned gsi, int level)
 {
 	struct vm *vm = opaque;
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
@@ -528,6 +528,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->serial_fd = vm->debugcon_fd = -1;
 	vm->stop_efd = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->msi_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
 
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -551,6 +552,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (r)
 		return r;
 	r = vm_platform(vm);
+	r = r ?: vm_devices(vm);
 	if (r)
 		return r;
 	if (cfg->firmware) {
@@ -581,6 +583,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->nr_vcpus = 0;
 	/* the PCI regions live in the memory space: they go first */
+	vm_devices_destroy(vm);
 	if (vm->ecam_ready)
 		pci_ecam_destroy(&vm->ecam);
 	if (vm->pci_ready)

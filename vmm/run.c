@@ -18,34 +18,45 @@
  */
 int vm_irq_routing(struct vm *vm)
 {
-	struct {
-		struct kvm_irq_routing hdr;
-		struct kvm_irq_routing_entry e[64];
-	} rt;
+	struct kvm_irq_routing *rt;
 	unsigned n = 0, i;
 	int r;
 
-	memset(&rt, 0, sizeof(rt));
+	rt = calloc(1, sizeof(*rt) + (40 + VM_MAX_MSI) * sizeof(rt->entries[0]));
+	if (!rt)
+		return -ENOMEM;
 	for (i = 0; i < 16; i++) {
 		if (i == 2)
 			continue; /* the cascade */
-		rt.e[n].gsi = i;
-		rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		rt.e[n].u.irqchip.irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
-		rt.e[n].u.irqchip.pin = i % 8;
+		rt->entries[n].gsi = i;
+		rt->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		rt->entries[n].u.irqchip.irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+		rt->entries[n].u.irqchip.pin = i % 8;
 		n++;
 	}
 	for (i = 0; i < 24; i++) {
 		if (i == 2)
 			continue;
-		rt.e[n].gsi = i;
-		rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		rt.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		rt.e[n].u.irqchip.pin = i == 0 ? 2 : i;
+		rt->entries[n].gsi = i;
+		rt->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		rt->entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		rt->entries[n].u.irqchip.pin = i == 0 ? 2 : i;
 		n++;
 	}
-	rt.hdr.nr = n;
-	r = kvm_ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &rt);
+	/* MSI/MSI-X vectors of PCI devices, one GSI each (vm_msi_vector_changed) */
+	for (i = 0; i < vm->nr_msi; i++) {
+		const struct vm_msi_route *m = &vm->msi[i];
+
+		rt->entries[n].gsi = m->gsi;
+		rt->entries[n].type = KVM_IRQ_ROUTING_MSI;
+		rt->entries[n].u.msi.address_lo = (uint32_t)m->addr;
+		rt->entries[n].u.msi.address_hi = (uint32_t)(m->addr >> 32);
+		rt->entries[n].u.msi.data = m->data;
+		n++;
+	}
+	rt->nr = n;
+	r = kvm_ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, rt);
+	free(rt);
 	return r < 0 ? r : 0;
 }
 

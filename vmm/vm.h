@@ -25,6 +25,11 @@
 #include "devices/pci.h"
 #include "devices/q35.h"
 #include "devices/serial.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
+#include "devices/virtio_net.h"
+#include "devices/virtio_pci.h"
+#include "devices/virtio_rng.h"
 #include "firmware/boot.h"
 #include "memory/memory.h"
 #include "memory/pc.h"
@@ -32,6 +37,37 @@
 #include "vmm/memslots.h"
 
 struct vm;
+
+#define VM_MAX_MSI 256           /* GSIs 24..279: one per PCI MSI/MSI-X vector */
+#define VM_MSI_GSI_BASE 24
+
+struct vm_msi_route {
+	const struct pci_dev *dev;  /* the vector: device, kind and number */
+	bool msix;
+	unsigned vector;
+	uint64_t addr;              /* its message, as last programmed */
+	uint32_t data;
+	unsigned gsi;
+	int efd;                    /* irqfd bound to gsi */
+};
+
+enum vm_virtio_kind { VM_VIRTIO_RNG, VM_VIRTIO_CONSOLE, VM_VIRTIO_NET, VM_VIRTIO_BLK };
+
+/* One virtio-pci function and the device model behind it (vmm/devices.c). */
+struct vm_virtio {
+	struct vm *vm;
+	enum vm_virtio_kind kind;
+	char name[24];
+	struct virtio_pci vp;
+	union {
+		struct virtio_rng rng;
+		struct virtio_console con;
+		struct virtio_net net;
+		struct virtio_blk blk;
+	} u;
+	int fd[2];                  /* backend fds we opened (tap; console in/out) */
+	bool model_ready, vp_ready;
+};
 
 struct vcpu {
 	struct vm *vm;
@@ -73,6 +109,16 @@ struct vm {
 	struct pci_bus pci;         /* bus 0 behind the host bridge */
 	struct pci_ecam ecam;       /* MMCONFIG, placed by the guest through PCIEXBAR */
 	bool pci_ready, ecam_ready;
+	/*
+	 * MSI/MSI-X vectors as KVM GSI routes, each with an irqfd: a device's
+	 * worker raises an interrupt with one eventfd write (vmm/devices.c).
+	 */
+	pthread_mutex_t msi_lock;
+	struct vm_msi_route msi[VM_MAX_MSI];
+	unsigned nr_msi;
+	struct vm_virtio *virtio;   /* nr_virtio devices of the command line */
+	unsigned nr_virtio;
+	bool ioeventfd_any_len;
 	struct acpi_pm pm;
 	struct fw_cfg fw;           /* with --firmware */
 	bool fw_ready;
@@ -122,6 +168,14 @@ int vm_build_acpi(const struct vm *vm, struct acpi_tables *t) WUR;
 int vm_read_kernel(struct vm *vm, const uint8_t **kernel, size_t *klen, const uint8_t **initrd,
 		   size_t *ilen) WUR;
 void vm_unmap_kernel(const uint8_t *kernel, size_t klen, const uint8_t *initrd, size_t ilen);
+
+/* KVM_IRQ_LINE for @gsi (an irq_line's set_level). */
+void vm_irq_set(void *opaque, unsigned gsi, int level);
+
+/* devices.c: the virtio devices of the command line on PCI bus 0. */
+int vm_devices(struct vm *vm) WUR;
+void vm_devices_destroy(struct vm *vm);
+void vm_msi_destroy(struct vm *vm);
 
 /* firmware.c: fw_cfg for a firmware image (--firmware), with --kernel for linuxboot. */
 int vm_firmware_setup(struct vm *vm) WUR;

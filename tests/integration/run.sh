@@ -45,6 +45,8 @@ PEER=${PEER:-}
 TESTS="
 cli_unknown_flag cli_bad_memory cli_cpus_zero cli_serial_bogus cli_no_payload cli_help
 cli_missing_kernel cli_missing_firmware fw_bad_size fw_too_large
+cli_disk_no_path cli_disk_bad_field cli_net_bad_mac cli_net_no_backend cli_console_bogus
+disk_missing
 memmap_256m memmap_1100g memmap_physbits_refused dump_dtb dump_dtb_bad_path
 hello hello_cpus4 hello_serial_file hello_debugcon modes romwrite
 smp1 smp2 smp4 exit3 exit127 reset reset_cf9 triple trace_memslots pam holes bigmem smm fwcfg
@@ -130,6 +132,35 @@ t_memmap_1100g() {
 	else
 		e820_starts usable 0000000100000000 && pass
 	fi
+}
+
+# Device options: each bad value is a usage error with one line.
+t_cli_disk_no_path() {
+	run_cli cli_disk_no_path 2 -- --disk readonly=on --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && expect_grep 'path=' "$T_ERR" stderr && pass
+}
+t_cli_disk_bad_field() {
+	run_cli cli_disk_bad_field 2 -- --disk path=x.img,cache=none --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && expect_grep 'cache=none' "$T_ERR" stderr && pass
+}
+t_cli_net_bad_mac() {
+	run_cli cli_net_bad_mac 2 -- --net tap=t0,mac=01:02:03:04:05:06 --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && expect_grep 'mac' "$T_ERR" stderr && pass
+}
+t_cli_net_no_backend() {
+	run_cli cli_net_no_backend 2 -- --net mac=52:54:00:12:34:56 --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && expect_grep 'tap=NAME or fd=N' "$T_ERR" stderr && pass
+}
+t_cli_console_bogus() {
+	run_cli cli_console_bogus 2 -- --console fifo:onlyone --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && expect_grep 'console' "$T_ERR" stderr && pass
+}
+
+# A disk image that does not exist: status 1 and one line naming it (after /dev/kvm opens).
+t_disk_missing() {
+	vmm_only disk_missing && needs_kvm disk_missing || return 1
+	run_cli disk_missing 1 -- --disk "path=$WORK/no-such.img" --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && expect_grep 'no-such.img' "$T_ERR" stderr && pass
 }
 
 # More than the 16 MiB flash window below 4 GiB: refused with one line naming the file.

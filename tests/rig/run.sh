@@ -22,6 +22,8 @@ CACHE=${VMM_RIG_CACHE:-/var/cache/vmm-rig}
 # initramfs works if level 0 ever offers VMX; vfio* are for passthrough tests; tun lets a
 # payload give a level-2 guest a tap device.
 L1_MODULES="kvm kvm_amd kvm_intel vfio vfio_pci vfio_iommu_type1 tun"
+# The level-2 (cloud) kernel's virtio drivers, loaded by the level-2 init.
+L2_MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio_rng"
 
 # Level-1 kernel command line:
 # - quiet: every console byte is an emulated UART access; errors still show, and a
@@ -286,6 +288,44 @@ for d in /sys/kernel/boot_params/setup_data/*; do
 	[ -e "$d/type" ] && echo "L2-SETUP-DATA $(cat $d/type) $(md5sum <$d/data | cut -d' ' -f1)"
 done
 [ -d /sys/firmware/acpi/tables ] && echo "L2-ACPI $(ls /sys/firmware/acpi/tables | tr '\n' ' ')"
+# virtio devices the VMM was given (tests/rig/payload/run-l1.sh checks the lines)
+if [ -d /lib/modules/$(uname -r) ]; then
+	for m in virtio_pci virtio_blk virtio_net virtio_console virtio_rng; do modprobe $m; done
+	sleep 1
+fi
+if [ -b /dev/vda ]; then
+	echo "L2-VDA-READ $(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c 16)"
+	printf 'GUEST-WROTE-THIS' | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync 2>/dev/null &&
+		echo "L2-VDA-WRITE-OK"
+fi
+if [ -b /dev/vdb ]; then
+	if printf 'X' | dd of=/dev/vdb bs=512 seek=1 conv=notrunc,fsync 2>/dev/null; then
+		echo "L2-VDB-RO-WRITABLE"
+	else
+		echo "L2-VDB-RO-REFUSED"
+	fi
+fi
+if [ -c /dev/hwrng ]; then
+	echo "L2-HWRNG $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+fi
+if [ -d /sys/class/virtio-ports ] || grep -q virtio_console /proc/modules; then
+	sleep 1
+	if [ -c /dev/hvc0 ]; then
+		if read -t 30 line </dev/hvc0; then
+			echo "L2-CONSOLE-GOT $line"
+			echo "pong:$line" >/dev/hvc0
+		else
+			echo "L2-CONSOLE-TIMEOUT"
+		fi
+	else
+		echo "L2-CONSOLE-NODEV $(ls /dev | grep -E 'hvc|vport' | tr '\n' ' ')"
+	fi
+fi
+if [ -d /sys/class/net/eth0 ]; then
+	ip link set eth0 up && ip addr add 10.0.2.2/24 dev eth0
+	ping -c 3 -W 3 10.0.2.1 >/dev/null 2>&1 && echo "L2-PING-OK"
+	sleep 5
+fi
 # Power off through ACPI (the VMM's S5 sleep register); without ACPI (acpi=off),
 # reset through the keyboard controller (reboot=k). Either makes vmm exit 0.
 if grep -q 'acpi=off' /proc/cmdline; then
@@ -332,6 +372,20 @@ build_assets() {
 	local l2init=$t/l2init
 	busybox_root "$l2init"
 	write_l2_init "$l2init/init"
+	# The cloud kernel's virtio modules, for the device tests at level 2
+	L1ROOT=$l2init
+	KMOD=$(echo "$t"/l2deb/lib/modules/*)
+	KV=${KMOD##*/}
+	MOD_PATH=() MOD_DONE=()
+	while IFS= read -r -d '' f; do
+		m=${f##*/}
+		m=${m%%.ko*}
+		MOD_PATH[${m//-/_}]=$f
+	done < <(find "$KMOD/kernel" -name '*.ko*' -print0)
+	for m in $L2_MODULES; do add_module "$m"; done
+	cp "$KMOD"/modules.builtin* "$KMOD/modules.order" "$l2init/lib/modules/$KV/"
+	"$BB" depmod -b "$l2init" "$KV"
+	MOD_PATH=() MOD_DONE=()
 
 	# Level-1 root.
 	L1ROOT=$t/l1root
