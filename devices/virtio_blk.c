@@ -432,6 +432,12 @@ static void vblk_free_slot(struct virtio_blk *blk, unsigned slot)
 	blk->free_slots[blk->nr_free++] = (uint16_t)slot;
 }
 
+/* A slot is free and the in-flight limit allows one more request. */
+static bool vblk_slot_available(const struct virtio_blk *blk)
+{
+	return blk->nr_free && VIRTIO_BLK_QUEUE_SIZE - blk->nr_free < blk->inflight_limit;
+}
+
 /* Answer the request in @slot: status byte, used entry, slot back. */
 static void vblk_complete(struct virtio_blk *blk, unsigned slot)
 {
@@ -531,8 +537,9 @@ static void vblk_pump(struct virtio_blk *blk)
 		unsigned slot;
 		int ret;
 
-		if (!blk->nr_free) {
+		if (!vblk_slot_available(blk)) {
 			blk->starved = true;
+			vblk_stat_add(&blk->stats.starved, 1);
 			break;
 		}
 		slot = blk->free_slots[blk->nr_free - 1];
@@ -577,7 +584,7 @@ static void vblk_run(struct virtio_blk *blk)
 			vblk_submit(blk);
 			vblk_reap(blk);
 		}
-		if (!blk->starved || !blk->nr_free || blk->failed)
+		if (!blk->starved || !vblk_slot_available(blk) || blk->failed)
 			break;
 	}
 	if (blk->pushed) {
@@ -621,6 +628,8 @@ static int vblk_activate(struct virtio_dev *vdev)
 
 	blk->vdev = vdev;
 	blk->vq = virtio_queue(vdev, 0);
+	if (blk->inflight_limit < 1 || blk->inflight_limit > VIRTIO_BLK_QUEUE_SIZE)
+		blk->inflight_limit = VIRTIO_BLK_QUEUE_SIZE;
 	blk->dsync = !virtio_has_feature(vdev, VIRTIO_BLK_F_FLUSH);
 	blk->failed = false;
 	blk->starved = false;
@@ -824,6 +833,7 @@ int virtio_blk_init(struct virtio_blk *blk, const char *path, bool readonly, con
 		blk->reqs[i].elem = &blk->elems[i];
 		vblk_free_slot(blk, i);
 	}
+	blk->inflight_limit = VIRTIO_BLK_QUEUE_SIZE;
 
 	blk->cq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (blk->cq_fd < 0) {

@@ -142,6 +142,7 @@ struct virtio_blk_stats {
 	uint64_t sqes;          /* SQEs submitted */
 	uint64_t notifies;      /* virtq_notify calls (batches answered) */
 	uint64_t max_inflight;  /* most requests in flight at once */
+	uint64_t starved;       /* pops postponed: the in-flight limit was reached */
 };
 
 struct virtio_blk {
@@ -166,6 +167,13 @@ struct virtio_blk {
 	struct virtq_elem *elems;
 	uint16_t *free_slots;
 	unsigned nr_free;
+
+	/*
+	 * Requests in flight at most (1..VIRTIO_BLK_QUEUE_SIZE, default the
+	 * queue size); the rest wait in the avail ring. The owner may lower it
+	 * while the device is not running (before DRIVER_OK or after reset).
+	 */
+	unsigned inflight_limit;
 
 	/* worker-owned between activate and reset */
 	struct virtio_dev *vdev;

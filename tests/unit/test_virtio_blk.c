@@ -1241,6 +1241,78 @@ START_TEST(test_reset_in_flight)
 }
 END_TEST
 
+/* An in-flight limit of 4: 64 requests from one kick go through 4 at a time. */
+START_TEST(test_inflight_limit)
+{
+	struct virtio_blk_stats st0, st1;
+	struct req r[64];
+	uint64_t data;
+	unsigned i;
+	FX_OR_SKIP(f, false);
+
+	f->blk.inflight_limit = 4;
+	drv_start(f, FEAT_DEFAULT);
+	data = galloc(f, 64 * 512, 512);
+	virtio_blk_get_stats(&f->blk, &st0);
+	for (i = 0; i < 64; i++)
+		r[i] = post_req(f, VIRTIO_BLK_T_IN, i, data + 512ULL * i, 512, true);
+	kick(f);
+	wait_used(f, 64);
+	virtio_blk_get_stats(&f->blk, &st1);
+	for (i = 0; i < 64; i++) {
+		ck_assert_uint_eq(gbyte(f, r[i].status), VIRTIO_BLK_S_OK);
+		ck_assert_uint_eq(gbyte(f, r[i].data + 100), img_byte(i, 100));
+	}
+	ck_assert_uint_le(st1.max_inflight, 4);
+	ck_assert_uint_ge(st1.starved - st0.starved, 64 / 4 - 1);
+	ck_assert_uint_ge(st1.submits - st0.submits, 64 / 4);
+	/* A bad limit falls back to the queue size at activation. */
+	f->blk.inflight_limit = 0;
+	drv_start(f, FEAT_DEFAULT);
+	ck_assert_uint_eq(f->blk.inflight_limit, VIRTIO_BLK_QUEUE_SIZE);
+	fx_free(f);
+}
+END_TEST
+
+/*
+ * A guest may make one head available many times while it is in flight:
+ * every copy is a request of its own, more than the device has slots for
+ * (it stops popping and resumes as completions free slots).
+ */
+START_TEST(test_duplicate_heads)
+{
+	struct virtio_blk_stats st;
+	uint16_t head, k;
+	struct seg s[2];
+	unsigned round;
+	uint64_t st_gpa;
+	FX_OR_SKIP(f, false);
+
+	drv_start(f, FEAT_DEFAULT);
+	st_gpa = galloc(f, 1, 1);
+	s[0] = (struct seg){ new_hdr(f, VIRTIO_BLK_T_FLUSH, 0), 16, false };
+	s[1] = (struct seg){ st_gpa, 1, true };
+	head = post_chain(f, s, 2, 0);
+	for (round = 0; round < 3; round++) {
+		/* 255 more copies (the ring holds QSIZE), kick, then QSIZE more at once. */
+		for (k = 0; k < QSIZE - (round == 0); k++) {
+			gwrite(f, AVAIL_GPA + 4 + 2ULL * (f->avail_idx % QSIZE), &head, 2);
+			f->avail_idx++;
+		}
+		gwrite(f, AVAIL_GPA + 2, &f->avail_idx, 2);
+		kick(f);
+		wait_used(f, QSIZE);
+		ck_assert_uint_eq(gbyte(f, st_gpa), VIRTIO_BLK_S_OK);
+	}
+	virtio_blk_get_stats(&f->blk, &st);
+	ck_assert_uint_eq(st.flushes, 3 * QSIZE);
+	ck_assert_uint_eq(st.requests, 3 * QSIZE);
+	ck_assert_uint_le(st.max_inflight, VIRTIO_BLK_QUEUE_SIZE);
+	ck_assert_uint_eq(dev_status(f) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	fx_free(f);
+}
+END_TEST
+
 /* Random headers, sizes and layouts: every request answered with a valid status. */
 START_TEST(test_random_requests)
 {
@@ -1364,6 +1436,8 @@ static Suite *virtio_blk_suite(void)
 	tcase_add_test(tc, test_oversized);
 	tcase_add_test(tc, test_malformed_chains);
 	tcase_add_test(tc, test_reset_in_flight);
+	tcase_add_test(tc, test_duplicate_heads);
+	tcase_add_test(tc, test_inflight_limit);
 	tcase_add_test(tc, test_random_requests);
 	suite_add_tcase(s, tc);
 	return s;
