@@ -131,7 +131,7 @@ struct vfio_record {
 	/* What is mapped now, like an IOMMU: overlapping maps are -EEXIST, unknown unmaps -ENOENT. */
 	struct vfio_record_map *live;
 	unsigned nlive, live_cap;
-	/* Reported by iova_ranges; nr_ranges 0: "unknown". */
+	/* Reported by iova_ranges, and maps outside them fail (-EINVAL); nr_ranges 0: "unknown". */
 	struct iova_range ranges[16];
 	unsigned nr_ranges;
 	unsigned devices_opened;

@@ -66,9 +66,8 @@ static int vfio_dma_add(struct mem_listener *l, const struct mem_flat_range *fr)
 	if (range_invalid(fr->gpa, fr->size) ||
 	    !range_within(fr->backend_off, fr->size, 0, fr->backend->size)) {
 		snprintf(d->err, sizeof(d->err),
-			 "vfio: DMA map of 0x%llx-0x%llx: range outside its backend %s",
-			 (unsigned long long)fr->gpa, (unsigned long long)(fr->gpa + fr->size - 1),
-			 fr->backend->name);
+			 "vfio: DMA map of 0x%llx+0x%llx: range wraps or lies outside its backend %s",
+			 (unsigned long long)fr->gpa, (unsigned long long)fr->size, fr->backend->name);
 		log_error("%s", d->err);
 		return -EINVAL;
 	}

@@ -39,6 +39,15 @@ static int vfio_record_map(void *b, uint64_t iova, uint64_t size, void *vaddr, b
 
 	if (!ret && ((iova | size) & 0xFFF))
 		ret = -EINVAL; /* what type1 says for unaligned ranges */
+	/* Like type1: a map outside the reported IOVA ranges is refused. */
+	if (!ret && r->nr_ranges) {
+		bool inside = false;
+
+		for (i = 0; i < r->nr_ranges && !inside; i++)
+			inside = iova >= r->ranges[i].start && iova + size - 1 <= r->ranges[i].end;
+		if (!inside)
+			ret = -EINVAL;
+	}
 	for (i = 0; !ret && i < r->nlive; i++)
 		if (ranges_overlap(iova, size, r->live[i].iova, r->live[i].size))
 			ret = -EEXIST;
