@@ -26,7 +26,7 @@ int vfio_backend_create(struct vfio_backend **out, enum vfio_backend_kind kind,
 			const struct vfio_backend_cfg *cfg, char *err, size_t errlen)
 {
 	char e1[256] = "";
-	int ret;
+	int ret, e2;
 
 	if (!out)
 		return -EINVAL;
@@ -45,12 +45,16 @@ int vfio_backend_create(struct vfio_backend **out, enum vfio_backend_kind kind,
 		ret = vfio_type1_create(out, cfg, e1, sizeof(e1));
 		if (!ret)
 			return 0;
-		ret = vfio_iommufd_create(out, cfg, err, errlen);
-		if (!ret)
+		e2 = vfio_iommufd_create(out, cfg, err, errlen);
+		if (!e2)
 			return 0;
-		if (err && errlen)
-			snprintf(err, errlen, "%s (and iommufd: not available)", e1);
-		return -ENODEV;
+		/* iommufd merely absent: type1's error is the one that says what to fix. */
+		if (e2 == -ENODEV) {
+			if (err && errlen)
+				snprintf(err, errlen, "%s (and iommufd is not available)", e1);
+			return ret;
+		}
+		return e2;
 	}
 	if (err && errlen)
 		snprintf(err, errlen, "vfio: unknown backend kind %d", (int)kind);

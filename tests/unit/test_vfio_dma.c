@@ -913,7 +913,7 @@ START_TEST(test_backend_create_errors)
 	ck_assert_ptr_nonnull(strstr(err, "iommufd not available on this kernel (needs "
 					  "CONFIG_IOMMUFD and VFIO cdev)"));
 	ck_assert_int_eq(vfio_backend_create(&be, VFIO_BACKEND_AUTO, &cfg, err, sizeof(err)),
-			 -ENODEV);
+			 -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err, "no VFIO container"));
 	ck_assert_ptr_nonnull(strstr(err, "iommufd"));
 	ck_assert_int_eq(vfio_backend_create(&be, (enum vfio_backend_kind)42, &cfg, err,
