@@ -367,14 +367,25 @@ static int vblk_start(struct virtio_blk *blk, unsigned slot)
 		sqe = vblk_get_sqe(blk);
 		if (!sqe)
 			return vblk_done(req, VIRTIO_BLK_S_IOERR);
+		/* One segment (the common case): plain read/write, no iovec import. */
 		if (req->type == VIRTIO_BLK_T_IN) {
-			io_uring_prep_readv(sqe, vblk_sqe_fd(blk), data, ndata,
-					    sector << VIRTIO_BLK_SECTOR_SHIFT);
+			if (ndata == 1)
+				io_uring_prep_read(sqe, vblk_sqe_fd(blk), data[0].iov_base,
+						   (unsigned)data[0].iov_len,
+						   sector << VIRTIO_BLK_SECTOR_SHIFT);
+			else
+				io_uring_prep_readv(sqe, vblk_sqe_fd(blk), data, ndata,
+						    sector << VIRTIO_BLK_SECTOR_SHIFT);
 			req->written = (uint32_t)len + 1;
 		} else {
-			io_uring_prep_writev2(sqe, vblk_sqe_fd(blk), data, ndata,
-					      sector << VIRTIO_BLK_SECTOR_SHIFT,
-					      blk->dsync ? RWF_DSYNC : 0);
+			if (ndata == 1)
+				io_uring_prep_write(sqe, vblk_sqe_fd(blk), data[0].iov_base,
+						    (unsigned)data[0].iov_len,
+						    sector << VIRTIO_BLK_SECTOR_SHIFT);
+			else
+				io_uring_prep_writev(sqe, vblk_sqe_fd(blk), data, ndata,
+						     sector << VIRTIO_BLK_SECTOR_SHIFT);
+			sqe->rw_flags = blk->dsync ? RWF_DSYNC : 0;
 		}
 		vblk_sqe_common(blk, sqe, slot, 0, VBLK_OP_RW);
 		return VBLK_QUEUED;
