@@ -257,6 +257,36 @@ START_TEST(test_tseg_touches_only_tseg)
 }
 END_TEST
 
+/* With the SMM view following the system space, SMRAM/TSEG toggles still stay off the backend. */
+START_TEST(test_i1_with_smm_view_and_two_machines)
+{
+	struct dfx *f = dfx_new(512 * MiB, 0), *g = dfx_new(256 * MiB, 0);
+	struct mem_space smm;
+	uint64_t tf, tg;
+	unsigned v;
+
+	ck_assert_int_eq(mem_space_init(&smm, "smm"), 0);
+	ck_assert_int_eq(pc_mem_build_smm(f->pc, &smm), 0);
+	tf = f->r->total;
+	tg = g->r->total;
+	for (v = 0; v < 256; v++) {
+		ck_assert_int_eq(pc_mem_reset(f->pc), 0);
+		ck_assert_int_eq(pc_mem_smram_write(f->pc, (uint8_t)v), 0);
+		ck_assert_int_eq(pc_mem_pam_write(f->pc, v % 7, (uint8_t)v), 0);
+	}
+	ck_assert_int_eq(pc_mem_reset(f->pc), 0);
+	ck_assert_uint_eq(f->r->total, tf);
+	/* Two machines in one process: each listener has its own state and backend. */
+	ck_assert_uint_eq(g->r->total, tg);
+	ck_assert_ptr_ne(f->d.maps, g->d.maps);
+	assert_backend_matches_view(f);
+	assert_backend_matches_view(g);
+	dfx_free(g);
+	dfx_free(f);
+	mem_space_destroy(&smm);
+}
+END_TEST
+
 /* ---- I2: hotplug blocks ------------------------------------------------- */
 
 START_TEST(test_i2_hotplug_maps_exactly_the_block)
@@ -955,6 +985,7 @@ static Suite *vfio_dma_suite(void)
 	tcase_add_test(tl, test_skip_readonly);
 	tcase_add_test(tl, test_i1_pam_smram_no_backend_calls);
 	tcase_add_test(tl, test_tseg_touches_only_tseg);
+	tcase_add_test(tl, test_i1_with_smm_view_and_two_machines);
 	tcase_add_test(tl, test_i2_hotplug_maps_exactly_the_block);
 	tcase_add_test(tl, test_map_failure_rolls_back);
 	tcase_add_test(tl, test_amd_split_relocates_ram);
