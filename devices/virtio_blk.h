@@ -19,9 +19,11 @@
  *   blk_size, discard/write-zeroes limits); read-only for the guest.
  * - Requests run ONLY on the core's worker thread (queue_kick and the watch
  *   on the ring's eventfd), never on a vCPU: the worker pops every available
- *   chain (up to VIRTIO_BLK_QUEUE_SIZE requests in flight, tracked by
- *   io_uring user_data), prepares one SQE per request (one per segment for
- *   discard/write-zeroes), submits the whole batch with one io_uring_submit,
+ *   chain (up to inflight_limit requests in flight, default the queue size,
+ *   tracked by io_uring user_data; beyond it requests wait in the avail
+ *   ring until completions free slots), prepares one SQE per request
+ *   (READ/WRITE for one data segment, READV/WRITEV otherwise; one per
+ *   segment for discard/write-zeroes), submits the whole batch with one io_uring_submit,
  *   reaps whatever completed, pushes used entries and sends one virtq_notify
  *   per batch. Completions that arrive later wake the worker through the
  *   eventfd registered with io_uring_register_eventfd.
@@ -44,14 +46,16 @@
  *   the status byte on success, 1 (the status) on error.
  * - Write cache: with FLUSH negotiated, writes complete from the page cache
  *   and FLUSH is fdatasync; without it every write is RWF_DSYNC
- *   (write-through, as the spec requires when the driver cannot flush).
+ *   (write-through, as the spec requires when the driver cannot flush) and
+ *   a FLUSH request gets UNSUPP.
  * - WRITE_ZEROES: FALLOC_FL_ZERO_RANGE, or PUNCH_HOLE|KEEP_SIZE when the
  *   driver asked for unmap (write_zeroes_may_unmap = 1) or the file system
  *   has no ZERO_RANGE (tmpfs); DISCARD: PUNCH_HOLE|KEEP_SIZE, and a file
  *   system without hole punching makes it a successful no-op (discard is
  *   advisory).
- * - Reset (ops.reset, worker already stopped): waits for every request still
- *   in the ring (they may write guest RAM) without pushing them, then
+ * - Reset (ops.reset, worker already stopped; on the thread that resets,
+ *   a vCPU): waits, at most 5 s, for every request still in the ring (they
+ *   may write guest RAM) without pushing them, then
  *   forgets them. Completions of an earlier activation are recognised by a
  *   generation number in user_data and dropped.
  * - Errors: init returns 0 or -errno and writes a one-line reason into @err
