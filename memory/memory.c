@@ -1041,7 +1041,7 @@ static int mem_ram_walk(const struct mem_flat_view *v, uint64_t gpa, uint8_t *rb
 		uint64_t off, chunk;
 		uint8_t *host;
 
-		if (!fr || !mem_range_is_ram(fr))
+		if (!fr || !mem_range_is_ram(fr) || fr->backend->device)
 			return -EFAULT;
 		off = gpa - fr->gpa;
 		chunk = fr->size - off;
@@ -1100,7 +1100,8 @@ void *mem_hva(struct mem_space *s, uint64_t gpa, uint64_t len)
 		return NULL;
 	v = mem_view_get(s);
 	fr = mem_view_find(v, gpa);
-	if (fr && mem_range_is_ram(fr) && range_within(gpa, len, fr->gpa, fr->size))
+	if (fr && mem_range_is_ram(fr) && !fr->backend->device &&
+	    range_within(gpa, len, fr->gpa, fr->size))
 		p = fr->backend->host + fr->backend_off + (gpa - fr->gpa);
 	mem_flat_view_put(v);
 	return p;

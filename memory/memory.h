@@ -35,6 +35,12 @@ struct mem_backend {
 	int fd;         /* memfd; -1 for an anonymous mapping */
 	uint8_t *host;  /* mapping of the whole backend */
 	uint64_t size;
+	/*
+	 * Device memory (a passthrough BAR's mmap): the guest reaches it through
+	 * a memslot, but the VMM never copies to or from it (mem_read/mem_write/
+	 * mem_hva refuse it: invariant I4) and it is never DMA-mapped.
+	 */
+	bool device;
 };
 
 /* memfd of @size bytes, mapped shared with MAP_NORESERVE; nothing is touched. */
@@ -239,7 +245,8 @@ int mem_dispatch(struct mem_space *s, uint64_t gpa, unsigned size, bool is_write
 
 /*
  * Bounds-checked guest RAM access: succeeds only when [gpa, gpa+len) is all
- * RAM (it may span ranges); -EFAULT otherwise, with nothing copied.
+ * RAM (it may span ranges) and none of it device memory; -EFAULT otherwise,
+ * with nothing copied.
  * mem_write ignores the read-only flag (the VMM loading ROM images uses it).
  */
 int mem_read(struct mem_space *s, uint64_t gpa, void *buf, uint64_t len) WUR;
@@ -247,7 +254,7 @@ int mem_write(struct mem_space *s, uint64_t gpa, const void *buf, uint64_t len) 
 
 /*
  * Host pointer for [gpa, gpa+len) when it lies inside one RAM range of the
- * current view; NULL otherwise. The backend mapping lives as long as the
+ * current view (device memory excluded); NULL otherwise. The backend mapping lives as long as the
  * backend, so the pointer stays valid after the view changes.
  */
 void *mem_hva(struct mem_space *s, uint64_t gpa, uint64_t len);

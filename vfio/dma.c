@@ -55,7 +55,8 @@ static int vfio_dma_add(struct mem_listener *l, const struct mem_flat_range *fr)
 	void *vaddr;
 	int ret;
 
-	if (!mem_range_is_ram(fr) || (fr->readonly && d->cfg.skip_readonly)) {
+	if (!mem_range_is_ram(fr) || fr->backend->device ||
+	    (fr->readonly && d->cfg.skip_readonly)) {
 		d->stats.ignored_other++;
 		return 0;
 	}

@@ -480,6 +480,7 @@ static int vfio_pci_map_piece(struct vfio_pci *vp, unsigned n, uint64_t s, uint6
 	snprintf(name, sizeof(name), "%s-bar%u-mmap", vp->name, n);
 	memcpy(m->be.name, name, sizeof(m->be.name) - 1);
 	m->be.fd = -1;
+	m->be.device = true;            /* no DMA map, no memcpy (I4) */
 	m->be.host = m->host;
 	m->be.size = m->size;
 	mem_region_init_ram(&m->mr, name, &m->be, 0, m->size);

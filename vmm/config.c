@@ -41,7 +41,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS,
 	OPT_SERIAL, OPT_DEBUGCON, OPT_MEMORY_MAP, OPT_TRACE, OPT_AMD_HOLE, OPT_PHYS_BITS,
 	OPT_HELP, OPT_VERSION, OPT_DUMP_DTB, OPT_DTB_TO_GUEST, OPT_DISK, OPT_NET, OPT_RNG,
-	OPT_CONSOLE,
+	OPT_CONSOLE, OPT_DEVICE, OPT_VFIO_BACKEND,
 };
 
 static const struct option config_opts[] = {
@@ -62,6 +62,8 @@ static const struct option config_opts[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "vfio-backend", required_argument, NULL, OPT_VFIO_BACKEND },
 	{ "dtb-to-guest", no_argument, NULL, OPT_DTB_TO_GUEST },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -87,6 +89,8 @@ void config_usage(FILE *f)
 	      "  --net tap=NAME|fd=N[,mac=XX:XX:XX:XX:XX:XX]   virtio-net on a tap (up to 4)\n"
 	      "  --rng                  virtio-rng (bytes from getrandom)\n"
 	      "  --console null|stdio|file:PATH|fifo:IN,OUT   virtio-console port\n"
+	      "  --device vfio=BDF|SYSFS_PATH[,x-split-qword=on]   PCI passthrough (up to 4)\n"
+	      "  --vfio-backend auto|type1|iommufd   VFIO backend (default auto)\n"
 	      "  --dump-dtb PATH        write the machine description (FDT) and exit\n"
 	      "  --dtb-to-guest         pass that FDT to a bzImage kernel as setup_data\n"
 	      "  --trace memslots=PATH  log every memslot change\n"
@@ -165,6 +169,31 @@ static int config_net(struct vm_config *cfg, char *arg, char *err, size_t errlen
 	if (!n->tap == (n->fd < 0))
 		return config_bad(err, errlen, "%s", "--net needs exactly one of tap=NAME or fd=N");
 	cfg->nr_nets++;
+	return 0;
+}
+
+/* "vfio=DEV[,x-split-qword=on|off]" */
+static int config_device(struct vm_config *cfg, char *arg, char *err, size_t errlen)
+{
+	struct vm_vfio_cfg *v;
+	char *save = NULL, *tok;
+
+	if (cfg->nr_vfio == VM_MAX_VFIO)
+		return config_bad(err, errlen, "too many --device (at most %s)", "4");
+	v = &cfg->vfio[cfg->nr_vfio];
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "vfio=", 5) && tok[5])
+			v->dev = tok + 5;
+		else if (!strcmp(tok, "x-split-qword=on"))
+			v->split_qword = true;
+		else if (!strcmp(tok, "x-split-qword=off"))
+			v->split_qword = false;
+		else
+			return config_bad(err, errlen, "bad --device field '%s' (want vfio=BDF[,x-split-qword=on])", tok);
+	}
+	if (!v->dev)
+		return config_bad(err, errlen, "%s", "--device needs vfio=BDF or vfio=SYSFS_PATH");
+	cfg->nr_vfio++;
 	return 0;
 }
 
@@ -273,6 +302,15 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, char *err, size_t
 				return -EINVAL;
 			break;
 		case OPT_RNG: cfg->rng = true; break;
+		case OPT_DEVICE:
+			if (config_device(cfg, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_VFIO_BACKEND:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "type1") && strcmp(optarg, "iommufd"))
+				return config_bad(err, errlen, "bad --vfio-backend '%s' (want auto, type1 or iommufd)", optarg);
+			cfg->vfio_backend = optarg;
+			break;
 		case OPT_CONSOLE:
 			if (config_console(cfg, optarg, err, errlen))
 				return -EINVAL;

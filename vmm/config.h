@@ -23,6 +23,12 @@ enum serial_backend { SERIAL_STDIO, SERIAL_NULL, SERIAL_FILE };
 
 #define VM_MAX_DISKS 8
 #define VM_MAX_NETS  4
+#define VM_MAX_VFIO  4
+
+struct vm_vfio_cfg {
+	const char *dev;            /* "0000:00:03.0" or a sysfs path */
+	bool split_qword;           /* x-split-qword=on: 8-byte accesses as two dwords */
+};
 
 struct vm_disk_cfg {
 	const char *path;
@@ -59,6 +65,9 @@ struct vm_config {
 	struct vm_net_cfg nets[VM_MAX_NETS];        /* --net: virtio-net */
 	unsigned nr_nets;
 	bool rng;                   /* --rng: virtio-rng */
+	struct vm_vfio_cfg vfio[VM_MAX_VFIO];       /* --device vfio=...: passthrough */
+	unsigned nr_vfio;
+	const char *vfio_backend;   /* --vfio-backend auto|type1|iommufd; NULL: auto */
 	enum console_backend console;               /* --console: virtio-console */
 	const char *console_in, *console_out;       /* FILE: out only; FIFO: both */
 	bool help, version;

@@ -22,7 +22,7 @@
  * one eventfd write, as KVM injects from there; a message no route has yet
  * (programmed a moment ago) goes through KVM_SIGNAL_MSI.
  */
-static void vm_msi_send(void *opaque, uint64_t addr, uint32_t data)
+void vm_msi_send(void *opaque, uint64_t addr, uint32_t data)
 {
 	struct vm *vm = opaque;
 	struct kvm_msi msi = {
@@ -35,7 +35,7 @@ static void vm_msi_send(void *opaque, uint64_t addr, uint32_t data)
 
 	pthread_mutex_lock(&vm->msi_lock);
 	for (i = 0; i < vm->nr_msi; i++) {
-		if (vm->msi[i].addr == addr && vm->msi[i].data == data) {
+		if (vm->msi[i].bound && vm->msi[i].addr == addr && vm->msi[i].data == data) {
 			ssize_t w = write(vm->msi[i].efd, &one, sizeof(one));
 
 			pthread_mutex_unlock(&vm->msi_lock);
@@ -49,50 +49,93 @@ static void vm_msi_send(void *opaque, uint64_t addr, uint32_t data)
 		log_warn("KVM_SIGNAL_MSI 0x%llx/0x%x failed", (unsigned long long)addr, data);
 }
 
-/* A vector's message changed: its GSI route follows (a new vector gets a GSI and an irqfd). */
-static void vm_msi_vector_changed(void *opaque, struct pci_dev *dev, bool msix, unsigned vector,
-				  const struct pci_msi_msg *msg)
+/* Bind or unbind a route's irqfd; a count left pending while unbound injects on rebind. */
+static int vm_msi_bind(struct vm *vm, struct vm_msi_route *m, bool on)
 {
-	struct vm *vm = opaque;
-	struct vm_msi_route *m = NULL;
-	unsigned i;
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)m->efd, .gsi = m->gsi,
+				   .flags = on ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
 
-	pthread_mutex_lock(&vm->msi_lock);
+	if (m->bound == on)
+		return 0;
+	if (__kvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		return -errno;
+	m->bound = on;
+	return 0;
+}
+
+/* The route of a vector, made (GSI, eventfd, KVM route) on first use; msi_lock held. */
+static struct vm_msi_route *vm_msi_route(struct vm *vm, struct pci_dev *dev, bool msix,
+					 unsigned vector, const struct pci_msi_msg *msg)
+{
+	struct vm_msi_route *m;
+	unsigned i;
+	int efd;
+
 	for (i = 0; i < vm->nr_msi; i++)
 		if (vm->msi[i].dev == dev && vm->msi[i].msix == msix && vm->msi[i].vector == vector)
-			m = &vm->msi[i];
-	if (!m) {
-		struct kvm_irqfd irqfd = { 0 };
-		int efd;
-
-		if (vm->nr_msi == VM_MAX_MSI) {
-			log_warn("more than %u MSI vectors: the rest use KVM_SIGNAL_MSI", VM_MAX_MSI);
-			goto out;
-		}
-		efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (efd < 0)
-			goto out;
-		irqfd.fd = (uint32_t)efd;
-		irqfd.gsi = VM_MSI_GSI_BASE + vm->nr_msi;
-		m = &vm->msi[vm->nr_msi];
-		*m = (struct vm_msi_route){ .dev = dev, .msix = msix, .vector = vector,
-					    .addr = msg->addr, .data = msg->data, .gsi = irqfd.gsi,
-					    .efd = efd };
-		vm->nr_msi++;
-		/* the route first, then the irqfd that uses it */
-		if (vm_irq_routing(vm) || __kvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-			log_warn("no irqfd for an MSI vector: it uses KVM_SIGNAL_MSI");
-			close(efd);
-			vm->nr_msi--;
-		}
-		goto out;
+			return &vm->msi[i];
+	if (vm->nr_msi == VM_MAX_MSI) {
+		log_warn("more than %u MSI vectors: the rest use KVM_SIGNAL_MSI", VM_MAX_MSI);
+		return NULL;
 	}
-	m->addr = msg->addr;
-	m->data = msg->data;
-	if (vm_irq_routing(vm))
-		log_warn("cannot update the GSI route of an MSI vector");
-out:
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0)
+		return NULL;
+	m = &vm->msi[vm->nr_msi];
+	*m = (struct vm_msi_route){ .dev = dev, .msix = msix, .vector = vector, .addr = msg->addr,
+				    .data = msg->data, .gsi = VM_MSI_GSI_BASE + vm->nr_msi,
+				    .efd = efd };
+	vm->nr_msi++;
+	if (vm_irq_routing(vm)) {
+		log_warn("no GSI route for an MSI vector: it uses KVM_SIGNAL_MSI");
+		close(efd);
+		vm->nr_msi--;
+		return NULL;
+	}
+	return m;
+}
+
+/*
+ * A vector's message or mask changed: its GSI route follows, and its irqfd
+ * is bound only while the vector is unmasked (masking honoured: a message
+ * raised while masked stays pending in the eventfd and arrives on unmask).
+ */
+void vm_msi_vector_changed(void *opaque, struct pci_dev *dev, bool msix, unsigned vector,
+			   const struct pci_msi_msg *msg)
+{
+	struct vm *vm = opaque;
+	struct vm_msi_route *m;
+
+	pthread_mutex_lock(&vm->msi_lock);
+	m = vm_msi_route(vm, dev, msix, vector, msg);
+	if (m) {
+		if (m->addr != msg->addr || m->data != msg->data) {
+			m->addr = msg->addr;
+			m->data = msg->data;
+			if (vm_irq_routing(vm))
+				log_warn("cannot update the GSI route of an MSI vector");
+		}
+		if (vm_msi_bind(vm, m, !msg->masked))
+			log_warn("cannot %s the irqfd of GSI %u", msg->masked ? "unbind" : "bind", m->gsi);
+	}
 	pthread_mutex_unlock(&vm->msi_lock);
+}
+
+int vm_msi_vector_fd(struct vm *vm, struct pci_dev *dev, bool msix, unsigned vector,
+		     const struct pci_msi_msg *msg)
+{
+	struct vm_msi_route *m;
+	int fd = -1;
+
+	pthread_mutex_lock(&vm->msi_lock);
+	m = vm_msi_route(vm, dev, msix, vector, msg);
+	if (m) {
+		fd = m->efd;
+		if (vm_msi_bind(vm, m, !msg->masked))
+			log_warn("cannot bind the irqfd of GSI %u", m->gsi);
+	}
+	pthread_mutex_unlock(&vm->msi_lock);
+	return fd;
 }
 
 void vm_msi_destroy(struct vm *vm)
@@ -100,11 +143,8 @@ void vm_msi_destroy(struct vm *vm)
 	unsigned i;
 
 	for (i = 0; i < vm->nr_msi; i++) {
-		struct kvm_irqfd irqfd = { .fd = (uint32_t)vm->msi[i].efd, .gsi = vm->msi[i].gsi,
-					   .flags = KVM_IRQFD_FLAG_DEASSIGN };
-
 		if (vm->vm_fd >= 0)
-			(void)__kvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
+			(void)vm_msi_bind(vm, &vm->msi[i], false);
 		close(vm->msi[i].efd);
 	}
 	vm->nr_msi = 0;
@@ -317,5 +357,4 @@ void vm_devices_destroy(struct vm *vm)
 	free(vm->virtio);
 	vm->virtio = NULL;
 	vm->nr_virtio = 0;
-	vm_msi_destroy(vm);
 }

@@ -39,6 +39,8 @@ static int vm_layout(struct vm *vm, const struct vm_config *cfg)
 		.ram_size = cfg->memory,
 		.amd_hole = cfg->amd_hole,
 		.acpi_low = cfg->kernel && !cfg->firmware,
+		.usable_iova = vm->nr_usable_iova ? vm->usable_iova : NULL,
+		.nr_usable_iova = vm->nr_usable_iova,
 	};
 	char err[256] = "";
 	int r;
@@ -542,17 +544,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			return r;
 		}
 	}
-	r = vm_layout(vm, cfg);
-	if (r)
-		return r;
-	r = vm_kvm(vm, &max_slots);
-	if (r)
-		return r;
-	r = vm_memory(vm, vm->vm_fd, max_slots);
-	if (r)
-		return r;
-	r = vm_platform(vm);
+	r = vm_vfio_open(vm);
+	r = r ?: vm_layout(vm, cfg);
+	r = r ?: vm_kvm(vm, &max_slots);
+	r = r ?: vm_memory(vm, vm->vm_fd, max_slots);
+	r = r ?: vm_vfio_dma(vm);
+	r = r ?: vm_platform(vm);
 	r = r ?: vm_devices(vm);
+	r = r ?: vm_vfio_devices(vm);
 	if (r)
 		return r;
 	if (cfg->firmware) {
@@ -583,7 +582,9 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->nr_vcpus = 0;
 	/* the PCI regions live in the memory space: they go first */
+	vm_vfio_destroy(vm);
 	vm_devices_destroy(vm);
+	vm_msi_destroy(vm);
 	if (vm->ecam_ready)
 		pci_ecam_destroy(&vm->ecam);
 	if (vm->pci_ready)
@@ -638,5 +639,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->trace)
 		fclose(vm->trace);
 	vm->trace = NULL;
+	vm_vfio_backend_destroy(vm);
 	vm->serial_fd = vm->debugcon_fd = vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
 }

@@ -31,6 +31,10 @@
 #include "devices/virtio_pci.h"
 #include "devices/virtio_rng.h"
 #include "firmware/boot.h"
+#include "vfio/backend.h"
+#include "vfio/device.h"
+#include "vfio/dma.h"
+#include "vfio/pci.h"
 #include "memory/memory.h"
 #include "memory/pc.h"
 #include "vmm/config.h"
@@ -48,7 +52,8 @@ struct vm_msi_route {
 	uint64_t addr;              /* its message, as last programmed */
 	uint32_t data;
 	unsigned gsi;
-	int efd;                    /* irqfd bound to gsi */
+	int efd;                    /* irqfd of gsi */
+	bool bound;                 /* KVM_IRQFD assigned: only while unmasked */
 };
 
 enum vm_virtio_kind { VM_VIRTIO_RNG, VM_VIRTIO_CONSOLE, VM_VIRTIO_NET, VM_VIRTIO_BLK };
@@ -67,6 +72,17 @@ struct vm_virtio {
 	} u;
 	int fd[2];                  /* backend fds we opened (tap; console in/out) */
 	bool model_ready, vp_ready;
+};
+
+/* One passthrough device (vmm/passthrough.c). */
+struct vm_vfio {
+	char name[24];
+	int fd;                     /* from the backend until vfio_dev_fd takes it */
+	struct vfio_dev_fd dfd;
+	struct vfio_pci vp;
+	bool dfd_ready, vp_ready;
+	int intx_fd;                /* INTx trigger bound as a resample irqfd, -1 none */
+	unsigned intx_gsi;
 };
 
 struct vcpu {
@@ -117,6 +133,14 @@ struct vm {
 	struct vm_msi_route msi[VM_MAX_MSI];
 	unsigned nr_msi;
 	struct vm_virtio *virtio;   /* nr_virtio devices of the command line */
+	/* passthrough: backend, devices, the IOVA ranges the layout keeps to, DMA */
+	struct vfio_backend *vfio_be;
+	struct vm_vfio vfio[VM_MAX_VFIO];
+	unsigned nr_vfio_open;
+	struct iova_range usable_iova[32];
+	unsigned nr_usable_iova;
+	struct vfio_dma vfio_dma;
+	bool vfio_dma_ready;
 	unsigned nr_virtio;
 	bool ioeventfd_any_len;
 	struct acpi_pm pm;
@@ -176,6 +200,19 @@ void vm_irq_set(void *opaque, unsigned gsi, int level);
 int vm_devices(struct vm *vm) WUR;
 void vm_devices_destroy(struct vm *vm);
 void vm_msi_destroy(struct vm *vm);
+void vm_msi_send(void *opaque, uint64_t addr, uint32_t data);
+void vm_msi_vector_changed(void *opaque, struct pci_dev *dev, bool msix, unsigned vector,
+			   const struct pci_msi_msg *msg);
+/* The irqfd eventfd routed to a vector (made on first use), or -1. */
+int vm_msi_vector_fd(struct vm *vm, struct pci_dev *dev, bool msix, unsigned vector,
+		     const struct pci_msi_msg *msg);
+
+/* passthrough.c */
+int vm_vfio_open(struct vm *vm) WUR;
+int vm_vfio_dma(struct vm *vm) WUR;
+int vm_vfio_devices(struct vm *vm) WUR;
+void vm_vfio_destroy(struct vm *vm);
+void vm_vfio_backend_destroy(struct vm *vm);
 
 /* firmware.c: fw_cfg for a firmware image (--firmware), with --kernel for linuxboot. */
 int vm_firmware_setup(struct vm *vm) WUR;

@@ -21,4 +21,18 @@ if [ $rc -eq 77 ]; then
 	echo "SKIP: rig not run (qemu-system-x86_64 missing); install it with 'make deps'" >&2
 	exit 0
 fi
-exit $rc
+
+# The passthrough rig: level 0 adds an emulated IOMMU, an edu and an e1000e that level 1
+# binds to vfio-pci and hands to level-2 guests (tests/rig/payload/run-l1-vfio.sh).
+pv=$top/build/rig/payload-vfio
+rm -rf "$pv"
+mkdir -p "$pv/guests"
+cp "$top/build/vmm" "$pv/vmm"
+cp "$top/build/guests/hello.bin" "$pv/guests/"
+cp "$top/tests/rig/payload/run-l1-vfio.sh" "$pv/run-l1.sh"
+set +e
+bash "$top/tests/rig/run.sh" --vfio --timeout "${RIG_TIMEOUT:-900}" "$pv" "$top/build/rig/rig-vfio.log"
+rcv=$?
+set -e
+[ $rc -ne 0 ] && exit $rc
+exit $rcv

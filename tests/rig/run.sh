@@ -290,10 +290,18 @@ done
 [ -d /sys/firmware/acpi/tables ] && echo "L2-ACPI $(ls /sys/firmware/acpi/tables | tr '\n' ' ')"
 # virtio devices the VMM was given (tests/rig/payload/run-l1.sh checks the lines)
 if [ -d /lib/modules/$(uname -r) ]; then
-	for m in virtio_pci virtio_blk virtio_net virtio_console virtio_rng; do modprobe $m; done
+	for m in virtio_pci virtio_blk virtio_net virtio_console virtio_rng e1000e; do
+		modprobe $m 2>/dev/null
+	done
 	sleep 1
 fi
-if [ -b /dev/vda ]; then
+if [ -b /dev/vda ] && grep -q 'l2-dd-bench' /proc/cmdline; then
+	# bench/blk.sh: sequential read throughput of the whole disk, 1 MiB requests
+	echo 3 >/proc/sys/vm/drop_caches
+	echo "L2-DD-READ $(dd if=/dev/vda of=/dev/null bs=1M 2>&1 | tail -n 1)"
+	echo 3 >/proc/sys/vm/drop_caches
+	echo "L2-DD-WRITE $(dd if=/dev/zero of=/dev/vda bs=1M count=128 conv=fsync 2>&1 | tail -n 1)"
+elif [ -b /dev/vda ]; then
 	echo "L2-VDA-READ $(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c 16)"
 	printf 'GUEST-WROTE-THIS' | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync 2>/dev/null &&
 		echo "L2-VDA-WRITE-OK"
@@ -372,19 +380,27 @@ build_assets() {
 	local l2init=$t/l2init
 	busybox_root "$l2init"
 	write_l2_init "$l2init/init"
-	# The cloud kernel's virtio modules, for the device tests at level 2
+	# Modules for the device tests at level 2: the cloud kernel's virtio drivers, and
+	# e1000e for the generic stock kernel (the cloud kernel has no e1000e), which boots
+	# with a passed-through e1000e in the VFIO rig.
 	L1ROOT=$l2init
-	KMOD=$(echo "$t"/l2deb/lib/modules/*)
-	KV=${KMOD##*/}
-	MOD_PATH=() MOD_DONE=()
-	while IFS= read -r -d '' f; do
-		m=${f##*/}
-		m=${m%%.ko*}
-		MOD_PATH[${m//-/_}]=$f
-	done < <(find "$KMOD/kernel" -name '*.ko*' -print0)
-	for m in $L2_MODULES; do add_module "$m"; done
-	cp "$KMOD"/modules.builtin* "$KMOD/modules.order" "$l2init/lib/modules/$KV/"
-	"$BB" depmod -b "$l2init" "$KV"
+	for kdir in "$t"/l2deb/lib/modules/* "$t"/l1deb/lib/modules/*; do
+		KMOD=$kdir
+		KV=${KMOD##*/}
+		MOD_PATH=() MOD_DONE=()
+		while IFS= read -r -d '' f; do
+			m=${f##*/}
+			m=${m%%.ko*}
+			MOD_PATH[${m//-/_}]=$f
+		done < <(find "$KMOD/kernel" -name '*.ko*' -print0)
+		if [[ $kdir == */l2deb/* ]]; then
+			for m in $L2_MODULES; do add_module "$m"; done
+		else
+			add_module e1000e
+		fi
+		cp "$KMOD"/modules.builtin* "$KMOD/modules.order" "$l2init/lib/modules/$KV/"
+		"$BB" depmod -b "$l2init" "$KV"
+	done
 	MOD_PATH=() MOD_DONE=()
 
 	# Level-1 root.

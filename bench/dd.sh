@@ -1,0 +1,25 @@
+#!/bin/bash
+# bench/dd.sh - guest-side dd throughput on virtio-blk, vmm against QEMU 7.2 with
+# the same image, both in level 1 of the nested rig in the same run
+# (bench/l1/dd-l1.sh). Run by `make bench`; about 3 minutes.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+[ -f build/vmm ] || { echo "bench dd: build/vmm missing; run make" >&2; exit 1; }
+p=$top/build/bench/dd-payload
+rm -rf "$p"
+mkdir -p "$p"
+cp build/vmm "$p/"
+bash bench/qemu-payload.sh "$p/qemu" || echo "bench dd: no QEMU peer (qemu-system-x86_64 missing)"
+cp bench/l1/dd-l1.sh "$p/run-l1.sh"
+log=$top/build/bench/dd-rig.log
+set +e
+out=$(bash tests/rig/run.sh --mem 3G --timeout "${RIG_TIMEOUT:-600}" "$p" "$log" 2>&1)
+rc=$?
+set -e
+if [ $rc -eq 77 ]; then
+	echo "bench dd: SKIP: the rig needs qemu-system-x86_64"
+	exit 0
+fi
+printf '%s\n' "$out" | tr -d '\r' | grep -E '^(bench dd:|rig: (FAIL|timings))' || true
+[ $rc -eq 0 ] || { echo "bench dd: FAIL rig exited $rc; see $log" >&2; exit 1; }

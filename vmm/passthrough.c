@@ -1,0 +1,185 @@
+/*
+ * vmm/passthrough.c - PCI passthrough (--device vfio=...): the VFIO backend
+ * (type1 or iommufd), the devices it opens, the usable IOVA ranges that the
+ * memory layout must respect, the DMA listener on the system space, and each
+ * device on PCI bus 0 with its interrupts as KVM irqfds (MSI/MSI-X through
+ * the GSI routes of vmm/devices.c, INTx with a resample irqfd).
+ *
+ * Order (vm_create): vm_vfio_open before the layout (type1 learns its IOVA
+ * ranges when a group attaches), vm_vfio_dma after the memory map,
+ * vm_vfio_devices once PCI bus 0 exists. vm_vfio_destroy undoes all of it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "vmm/kvm.h"
+#include "vmm/vm.h"
+
+int vm_vfio_open(struct vm *vm)
+{
+	enum vfio_backend_kind kind = VFIO_BACKEND_AUTO;
+	char err[256] = "";
+	unsigned i;
+	int r;
+
+	if (!vm->cfg.nr_vfio)
+		return 0;
+	if (vm->cfg.vfio_backend && vfio_backend_kind_parse(vm->cfg.vfio_backend, &kind))
+		return -EINVAL;
+	r = vfio_backend_create(&vm->vfio_be, kind, NULL, err, sizeof(err));
+	if (r) {
+		log_error("VFIO: %s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	for (i = 0; i < vm->cfg.nr_vfio; i++) {
+		struct vm_vfio *d = &vm->vfio[i];
+
+		d->fd = -1;
+		r = vfio_backend_open_device(vm->vfio_be, vm->cfg.vfio[i].dev, &d->fd, err,
+					     sizeof(err));
+		if (r) {
+			log_error("--device vfio=%s: %s", vm->cfg.vfio[i].dev,
+				  err[0] ? err : strerror(-r));
+			return r;
+		}
+		vm->nr_vfio_open++;
+	}
+	vm->nr_usable_iova = 0;
+	r = vfio_dma_usable_iova(vm->vfio_be, vm->usable_iova, ARRAY_SIZE(vm->usable_iova),
+				 &vm->nr_usable_iova, err, sizeof(err));
+	if (r)
+		log_error("VFIO: %s", err[0] ? err : strerror(-r));
+	return r;
+}
+
+/* Every RAM range of the system space mapped once for the devices' DMA (I5). */
+int vm_vfio_dma(struct vm *vm)
+{
+	int r;
+
+	if (!vm->vfio_be)
+		return 0;
+	r = vfio_dma_init(&vm->vfio_dma, vm->vfio_be, NULL);
+	if (r)
+		return r;
+	vm->vfio_dma_ready = true;
+	r = vfio_dma_register(&vm->vfio_dma, &vm->space);
+	if (r)
+		log_error("VFIO: %s", vm->vfio_dma.err[0] ? vm->vfio_dma.err : strerror(-r));
+	return r;
+}
+
+/* VFIO signals the irqfd eventfd of the vector's GSI route: no VMM thread in the path. */
+static int vm_vfio_vector_eventfd(void *opaque, struct pci_dev *dev, bool msix, unsigned vector,
+				  const struct pci_msi_msg *msg)
+{
+	return vm_msi_vector_fd(opaque, dev, msix, vector, msg);
+}
+
+static int vm_vfio_intx(struct vm *vm, struct vm_vfio *d, unsigned slot)
+{
+	struct kvm_irqfd irqfd = { 0 };
+	int trigger, resample, r;
+	uint8_t pin = d->vp.dev.cfg[0x3D];
+
+	r = vfio_pci_intx_fds(&d->vp, &trigger, &resample);
+	if (r == -ENOENT || pin < 1 || pin > 4)
+		return 0;
+	if (r)
+		return r;
+	/* level-triggered: KVM lowers the line at EOI and signals resample to unmask */
+	irqfd.fd = (uint32_t)trigger;
+	irqfd.resamplefd = (uint32_t)resample;
+	irqfd.gsi = pci_intx_gsi(slot, pin - 1);
+	irqfd.flags = KVM_IRQFD_FLAG_RESAMPLE;
+	r = __kvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
+	if (r < 0) {
+		log_error("%s: no INTx irqfd on GSI %u: %s", d->name, irqfd.gsi, strerror(-r));
+		return r;
+	}
+	d->intx_gsi = irqfd.gsi;
+	d->intx_fd = trigger;
+	return 0;
+}
+
+int vm_vfio_devices(struct vm *vm)
+{
+	unsigned i;
+	int r;
+
+	for (i = 0; i < vm->nr_vfio_open; i++) {
+		struct vm_vfio *d = &vm->vfio[i];
+		struct vfio_pci_opts opts = { .split_qword = vm->cfg.vfio[i].split_qword };
+		struct vfio_pci_hooks hooks = {
+			.msi = { .send = vm_msi_send, .vector_changed = vm_msi_vector_changed,
+				 .opaque = vm },
+			.vector_eventfd = vm_vfio_vector_eventfd,
+			.opaque = vm,
+		};
+		unsigned slot = 1 + vm->nr_virtio + i;
+
+		snprintf(d->name, sizeof(d->name), "vfio%u", i);
+		opts.name = d->name;
+		r = vfio_dev_fd_init(&d->dfd, d->fd);
+		if (r) {
+			log_error("--device vfio=%s: cannot read the device: %s", vm->cfg.vfio[i].dev,
+				  strerror(-r));
+			return r;
+		}
+		d->fd = -1;              /* the vfio_dev_fd owns it now */
+		d->dfd_ready = true;
+		r = vfio_pci_init(&d->vp, &d->dfd.io, &opts, &hooks);
+		if (r) {
+			log_error("--device vfio=%s: %s", vm->cfg.vfio[i].dev, strerror(-r));
+			return r;
+		}
+		d->vp_ready = true;
+		r = pci_bus_add(&vm->pci, &d->vp.dev, slot << 3);
+		if (r) {
+			log_error("%s: cannot put it in PCI slot %u: %s", d->name, slot, strerror(-r));
+			return r;
+		}
+		d->intx_fd = -1;
+		r = vm_vfio_intx(vm, d, slot);
+		if (r)
+			return r;
+		log_debug("%s: %s in slot %u", d->name, vm->cfg.vfio[i].dev, slot);
+	}
+	return 0;
+}
+
+void vm_vfio_destroy(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->nr_vfio_open; i++) {
+		struct vm_vfio *d = &vm->vfio[i];
+
+		if (d->intx_fd >= 0 && vm->vm_fd >= 0) {
+			struct kvm_irqfd irqfd = { .fd = (uint32_t)d->intx_fd, .gsi = d->intx_gsi,
+						   .flags = KVM_IRQFD_FLAG_DEASSIGN };
+
+			(void)__kvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
+		}
+		if (d->vp_ready)
+			vfio_pci_destroy(&d->vp);
+		if (d->dfd_ready)
+			vfio_dev_fd_close(&d->dfd);
+		if (d->fd >= 0)
+			close(d->fd);
+		d->vp_ready = d->dfd_ready = false;
+		d->fd = -1;
+	}
+	vm->nr_vfio_open = 0;
+	if (vm->vfio_dma_ready)
+		vfio_dma_destroy(&vm->vfio_dma);
+	vm->vfio_dma_ready = false;
+}
+
+void vm_vfio_backend_destroy(struct vm *vm)
+{
+	vfio_backend_destroy(vm->vfio_be);
+	vm->vfio_be = NULL;
+}
