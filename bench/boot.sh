@@ -7,7 +7,7 @@
 # -bios, 20 runs each) and Linux PVH vmlinux+initrd to /init (vmm against QEMU
 # -M microvm, 5 runs each): median/min ms, peak RSS, and the ratios with the
 # goals of issue 2. QEMU is Debian's, copied with its libraries by
-# bench/qemu-payload.sh. Run by `make bench`; about 3 minutes.
+# bench/lib/qemu-payload.sh. Run by `make bench`; about 3 minutes.
 # Env: HELLO_RUNS (20), LINUX_RUNS (5), RIG_TIMEOUT (400).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +28,7 @@ mkdir -p "$p"
 cp build/vmm "$p/vmm"
 cp build/guests/hello.bin "$p/hello.bin"
 # the peer: Debian's QEMU with its libraries, run by level 1 on the same nested KVM
-bash bench/qemu-payload.sh "$p/qemu" || echo "bench boot: no QEMU peer (qemu-system-x86_64 missing)"
+bash bench/lib/qemu-payload.sh "$p/qemu" || echo "bench boot: no QEMU peer (qemu-system-x86_64 missing)"
 {
 	echo "HELLO_RUNS=$HELLO_RUNS LINUX_RUNS=$LINUX_RUNS"
 	cat bench/l1/boot-l1.sh

@@ -10,7 +10,7 @@ p=$top/build/bench/dd-payload
 rm -rf "$p"
 mkdir -p "$p"
 cp build/vmm "$p/"
-bash bench/qemu-payload.sh "$p/qemu" || echo "bench dd: no QEMU peer (qemu-system-x86_64 missing)"
+bash bench/lib/qemu-payload.sh "$p/qemu" || echo "bench dd: no QEMU peer (qemu-system-x86_64 missing)"
 cp bench/l1/dd-l1.sh "$p/run-l1.sh"
 log=$top/build/bench/dd-rig.log
 set +e

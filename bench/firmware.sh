@@ -16,7 +16,7 @@ p=$top/build/bench/firmware-payload
 rm -rf "$p"
 mkdir -p "$p"
 cp build/vmm /usr/share/seabios/bios-256k.bin "$p/"
-bash bench/qemu-payload.sh "$p/qemu" || echo "bench firmware: no QEMU peer (qemu-system-x86_64 missing)"
+bash bench/lib/qemu-payload.sh "$p/qemu" || echo "bench firmware: no QEMU peer (qemu-system-x86_64 missing)"
 { echo "RUNS=${RUNS:-5}"; cat bench/l1/firmware-l1.sh; } >"$p/run-l1.sh"
 log=$top/build/bench/firmware-rig.log
 set +e

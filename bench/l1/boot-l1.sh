@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/l1/boot-l1.sh - runs in level 1 of the rig as /payload/run-l1.sh
 # (busybox ash, cwd /payload, real nested /dev/kvm). vmm and its QEMU peer
-# (bench/qemu-payload.sh, in /payload/qemu) in the same run, the same way:
+# (bench/lib/qemu-payload.sh, in /payload/qemu) in the same run, the same way:
 #  (a) firmware hello.bin launch -> exit: vmm --firmware against
 #      QEMU -M pc -accel kvm -bios, HELLO_RUNS timed runs each, and as many
 #      under `busybox time -v` for peak RSS;

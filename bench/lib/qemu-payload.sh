@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/qemu-payload.sh DIR - copy Debian's qemu-system-x86_64 with its shared
+# bench/lib/qemu-payload.sh DIR - copy Debian's qemu-system-x86_64 with its shared
 # libraries, its dynamic loader and the firmware files a KVM run needs into
 # DIR, so that level 1 of the rig (a busybox initramfs with no libraries) can
 # run QEMU as the peer of vmm in the same run. DIR/qemu is the entry point:
