@@ -12,14 +12,5 @@ mkdir -p "$p"
 cp build/vmm "$p/"
 bash bench/lib/qemu-payload.sh "$p/qemu" || echo "bench dd: no QEMU peer (qemu-system-x86_64 missing)"
 cp bench/l1/dd-l1.sh "$p/run-l1.sh"
-log=$top/build/bench/dd-rig.log
-set +e
-out=$(bash tests/rig/run.sh --mem 3G --timeout "${RIG_TIMEOUT:-600}" "$p" "$log" 2>&1)
-rc=$?
-set -e
-if [ $rc -eq 77 ]; then
-	echo "bench dd: SKIP: the rig needs qemu-system-x86_64"
-	exit 0
-fi
-printf '%s\n' "$out" | tr -d '\r' | grep -E '^(bench dd:|rig: (FAIL|timings))' || true
-[ $rc -eq 0 ] || { echo "bench dd: FAIL rig exited $rc; see $log" >&2; exit 1; }
+. bench/lib/rig-bench.sh
+rig_bench dd "$p" "${RIG_TIMEOUT:-600}"

@@ -18,14 +18,5 @@ mkdir -p "$p"
 cp build/vmm /usr/share/seabios/bios-256k.bin "$p/"
 bash bench/lib/qemu-payload.sh "$p/qemu" || echo "bench firmware: no QEMU peer (qemu-system-x86_64 missing)"
 { echo "RUNS=${RUNS:-5}"; cat bench/l1/firmware-l1.sh; } >"$p/run-l1.sh"
-log=$top/build/bench/firmware-rig.log
-set +e
-out=$(bash tests/rig/run.sh --mem 3G --timeout "${RIG_TIMEOUT:-400}" "$p" "$log" 2>&1)
-rc=$?
-set -e
-if [ $rc -eq 77 ]; then
-	echo "bench firmware: SKIP: the rig needs qemu-system-x86_64"
-	exit 0
-fi
-printf '%s\n' "$out" | tr -d '\r' | grep -E '^(bench firmware:|rig: (FAIL|timings))' || true
-[ $rc -eq 0 ] || { echo "bench firmware: FAIL rig exited $rc; see $log" >&2; exit 1; }
+. bench/lib/rig-bench.sh
+rig_bench firmware "$p" "${RIG_TIMEOUT:-400}"

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "common/errmsg.h"
 #include "devices/tap.h"
 
 #define TAP_DEV "/dev/net/tun"
@@ -18,17 +19,6 @@
 _Static_assert(TAP_NAME_MAX == IFNAMSIZ, "TAP_NAME_MAX is IFNAMSIZ");
 _Static_assert(TAP_OFFLOAD_CSUM == TUN_F_CSUM && TAP_OFFLOAD_TSO4 == TUN_F_TSO4 &&
 	       TAP_OFFLOAD_TSO6 == TUN_F_TSO6, "TAP_OFFLOAD_* are TUN_F_*");
-
-static void PRINTF_FMT(3, 4) tap_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *tap_hint(int e)
 {
@@ -60,7 +50,7 @@ static int tap_ready(int fd, const char *what, char *err, size_t errlen)
 	if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
 		int e = errno;
 
-		tap_err(err, errlen, "%s: TUNSETVNETHDRSZ %d: %s", what, sz, strerror(e));
+		errmsg(err, errlen, "%s: TUNSETVNETHDRSZ %d: %s", what, sz, strerror(e));
 		return -e;
 	}
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -70,7 +60,7 @@ static int tap_ready(int fd, const char *what, char *err, size_t errlen)
 		if (ioctl(fd, TUNSETVNETLE, &le) < 0) {
 			int e = errno;
 
-			tap_err(err, errlen, "%s: TUNSETVNETLE: %s", what, strerror(e));
+			errmsg(err, errlen, "%s: TUNSETVNETLE: %s", what, strerror(e));
 			return -e;
 		}
 	}
@@ -79,7 +69,7 @@ static int tap_ready(int fd, const char *what, char *err, size_t errlen)
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		int e = errno;
 
-		tap_err(err, errlen, "%s: cannot make it non-blocking: %s", what, strerror(e));
+		errmsg(err, errlen, "%s: cannot make it non-blocking: %s", what, strerror(e));
 		return -e;
 	}
 	return 0;
@@ -94,23 +84,23 @@ int tap_open(const char *name, int *fd, char *ifname, char *err, size_t errlen)
 
 	*fd = -1;
 	if (name && strlen(name) >= IFNAMSIZ) {
-		tap_err(err, errlen, "tap name '%s' is longer than %d characters", name,
+		errmsg(err, errlen, "tap name '%s' is longer than %d characters", name,
 			IFNAMSIZ - 1);
 		return -EINVAL;
 	}
 	if (name && (strchr(name, '/') || strchr(name, ' ') || strchr(name, ':'))) {
-		tap_err(err, errlen, "tap name '%s' is not a valid interface name", name);
+		errmsg(err, errlen, "tap name '%s' is not a valid interface name", name);
 		return -EINVAL;
 	}
 	tfd = open(TAP_DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (tfd < 0) {
 		int e = errno;
 
-		tap_err(err, errlen, "cannot open " TAP_DEV ": %s%s", strerror(e), tap_hint(e));
+		errmsg(err, errlen, "cannot open " TAP_DEV ": %s%s", strerror(e), tap_hint(e));
 		return -e;
 	}
 	if (ioctl(tfd, TUNGETFEATURES, &features) == 0 && !(features & IFF_VNET_HDR)) {
-		tap_err(err, errlen, "tap %s: the kernel has no IFF_VNET_HDR support", shown);
+		errmsg(err, errlen, "tap %s: the kernel has no IFF_VNET_HDR support", shown);
 		ret = -ENOTSUP;
 		goto fail;
 	}
@@ -121,7 +111,7 @@ int tap_open(const char *name, int *fd, char *ifname, char *err, size_t errlen)
 	if (ioctl(tfd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 
-		tap_err(err, errlen, "cannot create tap %s: %s%s", shown, strerror(e),
+		errmsg(err, errlen, "cannot create tap %s: %s%s", shown, strerror(e),
 			tap_hint(e));
 		ret = -e;
 		goto fail;
@@ -147,17 +137,17 @@ int tap_adopt_fd(int fd, char *ifname, char *err, size_t errlen)
 
 	snprintf(what, sizeof(what), "--net fd=%d", fd);
 	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
-		tap_err(err, errlen, "%s: not an open file descriptor", what);
+		errmsg(err, errlen, "%s: not an open file descriptor", what);
 		return -EBADF;
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
-		tap_err(err, errlen, "%s: not a tap device (TUNGETIFF: %s)", what,
+		errmsg(err, errlen, "%s: not a tap device (TUNGETIFF: %s)", what,
 			strerror(errno));
 		return -EINVAL;
 	}
 	if ((ifr.ifr_flags & need) != need || (ifr.ifr_flags & IFF_TUN)) {
-		tap_err(err, errlen,
+		errmsg(err, errlen,
 			"%s: tap must be opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (flags 0x%x)",
 			what, (unsigned)(unsigned short)ifr.ifr_flags);
 		return -EINVAL;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include "common/errmsg.h"
 #include "common/log.h"
 #include "devices/virtio_blk.h"
 
@@ -63,18 +64,6 @@ struct virtio_blk_req {
 static void vblk_stat_add(uint64_t *p, uint64_t n)
 {
 	__atomic_fetch_add(p, n, __ATOMIC_RELAXED);
-}
-
-static void vblk_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_FMT(3, 4);
-static void vblk_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 static void vblk_drain_fd(int fd)
@@ -730,30 +719,30 @@ static int vblk_open(struct virtio_blk *blk, const char *path, char *err, size_t
 	blk->fd = open(path, (blk->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (blk->fd < 0) {
 		ret = -errno;
-		vblk_err(err, errlen, "%s: cannot open%s: %s", path,
+		errmsg(err, errlen, "%s: cannot open%s: %s", path,
 			 blk->readonly ? " read-only" : " read-write", strerror(-ret));
 		return ret;
 	}
 	blk->fd_open = true;
 	if (fstat(blk->fd, &st)) {
 		ret = -errno;
-		vblk_err(err, errlen, "%s: stat: %s", path, strerror(-ret));
+		errmsg(err, errlen, "%s: stat: %s", path, strerror(-ret));
 		return ret;
 	}
 	if (S_ISBLK(st.st_mode)) {
 		if (ioctl(blk->fd, BLKGETSIZE64, &size)) {
 			ret = -errno;
-			vblk_err(err, errlen, "%s: BLKGETSIZE64: %s", path, strerror(-ret));
+			errmsg(err, errlen, "%s: BLKGETSIZE64: %s", path, strerror(-ret));
 			return ret;
 		}
 	} else if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
 	} else {
-		vblk_err(err, errlen, "%s: not a regular file or block device", path);
+		errmsg(err, errlen, "%s: not a regular file or block device", path);
 		return -EINVAL;
 	}
 	if (size == 0 || size % VIRTIO_BLK_SECTOR_SIZE) {
-		vblk_err(err, errlen, "%s: size %llu is not a non-zero multiple of 512 bytes",
+		errmsg(err, errlen, "%s: size %llu is not a non-zero multiple of 512 bytes",
 			 path, (unsigned long long)size);
 		return -EINVAL;
 	}
@@ -776,13 +765,13 @@ static int vblk_ring_init(struct virtio_blk *blk, char *err, size_t errlen)
 		ret = io_uring_queue_init_params(VIRTIO_BLK_RING_ENTRIES, &blk->ring, &p);
 	}
 	if (ret) {
-		vblk_err(err, errlen, "%s: io_uring unavailable: %s", blk->path, strerror(-ret));
+		errmsg(err, errlen, "%s: io_uring unavailable: %s", blk->path, strerror(-ret));
 		return ret;
 	}
 	blk->ring_ready = true;
 	ret = io_uring_register_eventfd(&blk->ring, blk->cq_fd);
 	if (ret) {
-		vblk_err(err, errlen, "%s: io_uring_register_eventfd: %s", blk->path,
+		errmsg(err, errlen, "%s: io_uring_register_eventfd: %s", blk->path,
 			 strerror(-ret));
 		return ret;
 	}
@@ -816,7 +805,7 @@ int virtio_blk_init(struct virtio_blk *blk, const char *path, bool readonly, con
 	memset(blk, 0, sizeof(*blk));
 	blk->fd = blk->cq_fd = -1;
 	if (!path || !*path) {
-		vblk_err(err, errlen, "virtio-blk: no image path");
+		errmsg(err, errlen, "virtio-blk: no image path");
 		return -EINVAL;
 	}
 	snprintf(blk->path, sizeof(blk->path), "%s", path);
@@ -837,7 +826,7 @@ int virtio_blk_init(struct virtio_blk *blk, const char *path, bool readonly, con
 	blk->elems = calloc(VIRTIO_BLK_QUEUE_SIZE, sizeof(*blk->elems));
 	blk->free_slots = calloc(VIRTIO_BLK_QUEUE_SIZE, sizeof(*blk->free_slots));
 	if (!blk->reqs || !blk->elems || !blk->free_slots) {
-		vblk_err(err, errlen, "%s: out of memory", path);
+		errmsg(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
 	for (i = VIRTIO_BLK_QUEUE_SIZE; i-- > 0;) {
@@ -849,7 +838,7 @@ int virtio_blk_init(struct virtio_blk *blk, const char *path, bool readonly, con
 	blk->cq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (blk->cq_fd < 0) {
 		ret = -errno;
-		vblk_err(err, errlen, "%s: eventfd: %s", path, strerror(-ret));
+		errmsg(err, errlen, "%s: eventfd: %s", path, strerror(-ret));
 		goto fail;
 	}
 	blk->cq_fd_open = true;

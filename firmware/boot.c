@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/errmsg.h"
 #include "firmware/boot.h"
 #include "firmware/fw_internal.h"
 
@@ -29,11 +30,9 @@ int fw_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	errmsg_v(err, errlen, fmt, ap);
+	va_end(ap);
 	return ret;
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errmsg.h"
 #include "memory/pc.h"
 
 #define PC_PCI64_DEFAULT (32 * GiB)
@@ -34,17 +35,6 @@ struct pc_resv_list {
 	struct pc_resv *r;
 	unsigned nr;
 };
-
-static void PRINTF_FMT(3, 4) pc_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int pc_resv_cmp(const void *a, const void *b)
 {
@@ -84,7 +74,7 @@ static int pc_resv_build(const struct pc_layout_cfg *cfg, bool ht, struct pc_res
 
 	if (cfg->nr_usable_iova) {
 		if (!cfg->usable_iova) {
-			pc_err(err, errlen, "usable IOVA ranges: count without ranges");
+			errmsg(err, errlen, "usable IOVA ranges: count without ranges");
 			return -EINVAL;
 		}
 		u = malloc(cfg->nr_usable_iova * sizeof(*u));
@@ -95,7 +85,7 @@ static int pc_resv_build(const struct pc_layout_cfg *cfg, bool ht, struct pc_res
 		/* Walk the union of the usable ranges; what it skips is reserved. */
 		for (i = 0; i < cfg->nr_usable_iova && !covered_all; i++) {
 			if (u[i].end < u[i].start) {
-				pc_err(err, errlen, "usable IOVA range 0x%llx-0x%llx is empty",
+				errmsg(err, errlen, "usable IOVA range 0x%llx-0x%llx is empty",
 				       (unsigned long long)u[i].start, (unsigned long long)u[i].end);
 				free(u);
 				return -EINVAL;
@@ -253,14 +243,14 @@ static int pc_check_low(const struct pc_resv_list *resv, const struct pc_layout 
 
 	hit = pc_resv_hit(resv, 0, l->below_4g);
 	if (hit) {
-		pc_err(err, errlen, "reserved IOVA range 0x%llx-0x%llx overlaps RAM below 4 GiB",
+		errmsg(err, errlen, "reserved IOVA range 0x%llx-0x%llx overlaps RAM below 4 GiB",
 		       (unsigned long long)hit->start, (unsigned long long)hit->end);
 		return -ERANGE;
 	}
 	for (i = 0; i < ARRAY_SIZE(fixed); i++) {
 		hit = pc_resv_hit(resv, fixed[i].start, fixed[i].size);
 		if (hit) {
-			pc_err(err, errlen, "reserved IOVA range 0x%llx-0x%llx overlaps %s",
+			errmsg(err, errlen, "reserved IOVA range 0x%llx-0x%llx overlaps %s",
 			       (unsigned long long)hit->start, (unsigned long long)hit->end,
 			       fixed[i].what);
 			return -ERANGE;
@@ -335,27 +325,27 @@ int pc_layout_compute(const struct pc_layout_cfg *cfg, struct pc_layout *out, ch
 	if (err && errlen)
 		err[0] = '\0';
 	if (!cfg || !out) {
-		pc_err(err, errlen, "no configuration");
+		errmsg(err, errlen, "no configuration");
 		return -EINVAL;
 	}
 	memset(out, 0, sizeof(*out));
 	if (cfg->ram_size < PC_MIN_RAM || cfg->ram_size % (4 * KiB)) {
-		pc_err(err, errlen, "memory size %llu: must be at least 2 MiB and a multiple of 4 KiB",
+		errmsg(err, errlen, "memory size %llu: must be at least 2 MiB and a multiple of 4 KiB",
 		       (unsigned long long)cfg->ram_size);
 		return -EINVAL;
 	}
 	if (cfg->phys_bits < PC_MIN_PHYS_BITS || cfg->phys_bits > PC_MAX_PHYS_BITS) {
-		pc_err(err, errlen, "phys-bits %u: must be %u to %u", cfg->phys_bits,
+		errmsg(err, errlen, "phys-bits %u: must be %u to %u", cfg->phys_bits,
 		       PC_MIN_PHYS_BITS, PC_MAX_PHYS_BITS);
 		return -EINVAL;
 	}
 	if (cfg->hotplug_size % (4 * KiB)) {
-		pc_err(err, errlen, "hotplug size must be a multiple of 4 KiB");
+		errmsg(err, errlen, "hotplug size must be a multiple of 4 KiB");
 		return -EINVAL;
 	}
 	pci64_want = cfg->pci64_size ? cfg->pci64_size : PC_PCI64_DEFAULT;
 	if (pci64_want > UINT64_MAX - PC_WINDOW_ALIGN) {
-		pc_err(err, errlen, "64-bit PCI window too large");
+		errmsg(err, errlen, "64-bit PCI window too large");
 		return -ERANGE;
 	}
 	pci64_want = align_up(pci64_want, PC_WINDOW_ALIGN);
@@ -373,7 +363,7 @@ int pc_layout_compute(const struct pc_layout_cfg *cfg, struct pc_layout *out, ch
 	ret = pc_resv_build(cfg, ht, &resv, err, errlen);
 	if (ret) {
 		if (ret == -ENOMEM)
-			pc_err(err, errlen, "out of memory");
+			errmsg(err, errlen, "out of memory");
 		goto out;
 	}
 	out->amd_hole = pc_resv_hit(&resv, PC_AMD_HT_START, PC_AMD_HT_END - PC_AMD_HT_START);
@@ -387,7 +377,7 @@ int pc_layout_compute(const struct pc_layout_cfg *cfg, struct pc_layout *out, ch
 	if (out->above_4g) {
 		ret = pc_place(&resv, PC_4G, out->above_4g, PC_WINDOW_ALIGN, &out->above_4g_start);
 		if (ret) {
-			pc_err(err, errlen, "%llu MiB of RAM above 4 GiB do not fit the usable IOVA space",
+			errmsg(err, errlen, "%llu MiB of RAM above 4 GiB do not fit the usable IOVA space",
 			       (unsigned long long)(out->above_4g / MiB));
 			goto out;
 		}
@@ -398,7 +388,7 @@ int pc_layout_compute(const struct pc_layout_cfg *cfg, struct pc_layout *out, ch
 	if (cfg->hotplug_size) {
 		ret = pc_place(&resv, ram_end, cfg->hotplug_size, PC_WINDOW_ALIGN, &out->hotplug_start);
 		if (ret) {
-			pc_err(err, errlen, "the hotplug area does not fit the usable IOVA space");
+			errmsg(err, errlen, "the hotplug area does not fit the usable IOVA space");
 			goto out;
 		}
 		out->hotplug_end = out->hotplug_start + cfg->hotplug_size;
@@ -408,14 +398,14 @@ int pc_layout_compute(const struct pc_layout_cfg *cfg, struct pc_layout *out, ch
 	ret = pc_place_pci64(&resv, next, pci64_want, cfg->pci64_size == 0, cfg->phys_bits,
 			     &out->pci64_start, &pci64_want);
 	if (ret) {
-		pc_err(err, errlen, "the 64-bit PCI window does not fit the usable IOVA space");
+		errmsg(err, errlen, "the 64-bit PCI window does not fit the usable IOVA space");
 		goto out;
 	}
 	out->pci64_end = out->pci64_start + pci64_want;
 
 	out->phys_bits_needed = pc_bits_for(out->pci64_end);
 	if (out->phys_bits_needed > cfg->phys_bits) {
-		pc_err(err, errlen,
+		errmsg(err, errlen,
 		       "memory layout needs %u phys-bits, guest has %u (lower --memory or raise phys-bits)",
 		       out->phys_bits_needed, cfg->phys_bits);
 		ret = -ERANGE;
@@ -424,7 +414,7 @@ int pc_layout_compute(const struct pc_layout_cfg *cfg, struct pc_layout *out, ch
 
 	ret = pc_e820_build(out, &resv, cfg->acpi_low);
 	if (ret)
-		pc_err(err, errlen, "too many reserved IOVA ranges for the E820 table");
+		errmsg(err, errlen, "too many reserved IOVA ranges for the E820 table");
 out:
 	free(resv.r);
 	return ret;

@@ -24,24 +24,12 @@
 #include <linux/iommufd.h>
 #endif
 
+#include "common/errmsg.h"
 #include "vfio/backend.h"
 #include "vfio/sysfs.h"
 
 #define VFIO_IOMMUFD_MISSING \
 	"iommufd not available on this kernel (needs CONFIG_IOMMUFD and VFIO cdev)"
-
-static void vfio_fd_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_FMT(3, 4);
-
-static void vfio_fd_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 #if defined(IOMMU_IOAS_ALLOC) && defined(VFIO_DEVICE_BIND_IOMMUFD) && \
 	defined(VFIO_DEVICE_ATTACH_IOMMUFD_PT)
@@ -147,20 +135,20 @@ static int vfio_fd_open_device(void *b, const char *arg, int *device_fd, char *e
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		vfio_fd_err(err, errlen, "vfio: cannot open %s for %s: %s", path, bdf,
+		errmsg(err, errlen, "vfio: cannot open %s for %s: %s", path, bdf,
 			    strerror(-ret));
 		return ret;
 	}
 	if (ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) < 0) {
 		ret = -errno;
-		vfio_fd_err(err, errlen, "vfio: VFIO_DEVICE_BIND_IOMMUFD %s: %s%s", bdf,
+		errmsg(err, errlen, "vfio: VFIO_DEVICE_BIND_IOMMUFD %s: %s%s", bdf,
 			    strerror(-ret),
 			    ret == -EBUSY ? " (in use, or its group is open through type1)" : "");
 		goto err_close;
 	}
 	if (ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0) {
 		ret = -errno;
-		vfio_fd_err(err, errlen, "vfio: VFIO_DEVICE_ATTACH_IOMMUFD_PT %s to IOAS %u: %s",
+		errmsg(err, errlen, "vfio: VFIO_DEVICE_ATTACH_IOMMUFD_PT %s to IOAS %u: %s",
 			    bdf, f->ioas, strerror(-ret));
 		goto err_close;
 	}
@@ -218,17 +206,17 @@ int vfio_iommufd_create(struct vfio_backend **out, const struct vfio_backend_cfg
 	if (f->iommufd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT || ret == -ENODEV || ret == -ENXIO) {
-			vfio_fd_err(err, errlen, "vfio: " VFIO_IOMMUFD_MISSING " (%s missing)",
+			errmsg(err, errlen, "vfio: " VFIO_IOMMUFD_MISSING " (%s missing)",
 				    path);
 			ret = -ENODEV;
 		} else {
-			vfio_fd_err(err, errlen, "vfio: cannot open %s: %s", path, strerror(-ret));
+			errmsg(err, errlen, "vfio: cannot open %s: %s", path, strerror(-ret));
 		}
 		goto err;
 	}
 	if (ioctl(f->iommufd, IOMMU_IOAS_ALLOC, &a) < 0) {
 		ret = -errno;
-		vfio_fd_err(err, errlen, "vfio: IOMMU_IOAS_ALLOC on %s: %s", path, strerror(-ret));
+		errmsg(err, errlen, "vfio: IOMMU_IOAS_ALLOC on %s: %s", path, strerror(-ret));
 		if (ret == -ENOTTY)
 			ret = -ENODEV;
 		goto err;
@@ -251,7 +239,7 @@ int vfio_iommufd_create(struct vfio_backend **out, const struct vfio_backend_cfg
 	(void)cfg;
 	if (out)
 		*out = NULL;
-	vfio_fd_err(err, errlen, "vfio: " VFIO_IOMMUFD_MISSING
+	errmsg(err, errlen, "vfio: " VFIO_IOMMUFD_MISSING
 		    " (this vmm was built with headers that lack it)");
 	return -ENODEV;
 }

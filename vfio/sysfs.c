@@ -11,20 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/errmsg.h"
 #include "vfio/sysfs.h"
-
-static void vfio_sysfs_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_FMT(3, 4);
-
-static void vfio_sysfs_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int vfio_hex(char c)
 {
@@ -190,22 +178,22 @@ int vfio_sysfs_group(const char *sysfs, const char *bdf, unsigned *group, char *
 
 		snprintf(groups, sizeof(groups), "%s/kernel/iommu_groups", sysfs);
 		if (!vfio_dir_has_entries(groups))
-			vfio_sysfs_err(err, errlen,
+			errmsg(err, errlen,
 				       "vfio: no IOMMU on this host (%s is empty): enable VT-d/AMD-Vi "
 				       "in firmware and boot with intel_iommu=on or amd_iommu=on",
 				       groups);
 		else
-			vfio_sysfs_err(err, errlen,
+			errmsg(err, errlen,
 				       "vfio: %s has no IOMMU group (no IOMMU covers it)", bdf);
 		return -ENODEV;
 	}
 	if (ret) {
-		vfio_sysfs_err(err, errlen, "vfio: %s: cannot read %s: %s", bdf, path,
+		errmsg(err, errlen, "vfio: %s: cannot read %s: %s", bdf, path,
 			       strerror(-ret));
 		return ret;
 	}
 	if (vfio_parse_uint(name, group)) {
-		vfio_sysfs_err(err, errlen, "vfio: %s: iommu_group link ends in '%s', not a number",
+		errmsg(err, errlen, "vfio: %s: iommu_group link ends in '%s', not a number",
 			       bdf, name);
 		return -EINVAL;
 	}
@@ -260,19 +248,19 @@ int vfio_sysfs_resolve(const char *sysfs, const char *arg, char bdf[VFIO_BDF_LEN
 	if (!sysfs || !bdf || !group)
 		return -EINVAL;
 	if (vfio_bdf_parse(arg, bdf)) {
-		vfio_sysfs_err(err, errlen,
+		errmsg(err, errlen,
 			       "vfio: '%s' is not a PCI address (expected 0000:00:03.0, 00:03.0 "
 			       "or a sysfs device path)", arg ? arg : "(null)");
 		return -EINVAL;
 	}
 	ret = vfio_sysfs_driver(sysfs, bdf, drv, sizeof(drv));
 	if (ret == -ENOENT) {
-		vfio_sysfs_err(err, errlen, "vfio: no PCI device %s (%s/bus/pci/devices/%s missing)",
+		errmsg(err, errlen, "vfio: no PCI device %s (%s/bus/pci/devices/%s missing)",
 			       bdf, sysfs, bdf);
 		return ret;
 	}
 	if (ret) {
-		vfio_sysfs_err(err, errlen, "vfio: %s: cannot read its driver: %s", bdf,
+		errmsg(err, errlen, "vfio: %s: cannot read its driver: %s", bdf,
 			       strerror(-ret));
 		return ret;
 	}
@@ -281,7 +269,7 @@ int vfio_sysfs_resolve(const char *sysfs, const char *arg, char bdf[VFIO_BDF_LEN
 	if (ret)
 		return ret;
 	if (strcmp(drv, "vfio-pci")) {
-		vfio_sysfs_err(err, errlen,
+		errmsg(err, errlen,
 			       "vfio: %s is %s%s, not vfio-pci: echo vfio-pci > "
 			       "%s/bus/pci/devices/%s/driver_override%s; echo %s > "
 			       "%s/bus/pci/drivers_probe",
@@ -323,7 +311,7 @@ int vfio_sysfs_cdev(const char *sysfs, const char *bdf, char *name, size_t len, 
 		closedir(d);
 	}
 	if (ret)
-		vfio_sysfs_err(err, errlen,
+		errmsg(err, errlen,
 			       "vfio: %s has no VFIO cdev (%s): iommufd needs CONFIG_VFIO_DEVICE_CDEV",
 			       bdf, path);
 	return ret;

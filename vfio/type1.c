@@ -19,6 +19,7 @@
 
 #include <linux/vfio.h>
 
+#include "common/errmsg.h"
 #include "common/log.h"
 #include "vfio/backend.h"
 #include "vfio/sysfs.h"
@@ -37,19 +38,6 @@ struct vfio_type1 {
 	struct vfio_group *groups;
 	unsigned ngroups, gcap;
 };
-
-static void vfio_t1_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_FMT(3, 4);
-
-static void vfio_t1_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- the IOVA-range capability (pure, tested without a kernel) ----------- */
 
@@ -221,17 +209,17 @@ static int vfio_t1_group_add(struct vfio_type1 *t, unsigned num, const char *bdf
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -EBUSY)
-			vfio_t1_err(err, errlen,
+			errmsg(err, errlen,
 				    "vfio: group %u of %s (%s) is in use by another process", num,
 				    bdf, path);
 		else
-			vfio_t1_err(err, errlen, "vfio: cannot open group %u of %s (%s): %s", num,
+			errmsg(err, errlen, "vfio: cannot open group %u of %s (%s): %s", num,
 				    bdf, path, strerror(-ret));
 		return ret;
 	}
 	if (ioctl(fd, VFIO_GROUP_GET_STATUS, &st) < 0) {
 		ret = -errno;
-		vfio_t1_err(err, errlen, "vfio: VFIO_GROUP_GET_STATUS on group %u: %s", num,
+		errmsg(err, errlen, "vfio: VFIO_GROUP_GET_STATUS on group %u: %s", num,
 			    strerror(-ret));
 		goto err_close;
 	}
@@ -241,7 +229,7 @@ static int vfio_t1_group_add(struct vfio_type1 *t, unsigned num, const char *bdf
 
 		if (vfio_sysfs_group_blockers(t->sysfs, num, list, sizeof(list), &n) || !n)
 			snprintf(list, sizeof(list), "some device of the group");
-		vfio_t1_err(err, errlen,
+		errmsg(err, errlen,
 			    "vfio: group %u of %s is not viable: bind every device of it to "
 			    "vfio-pci (not bound: %s)", num, bdf, list);
 		ret = -EPERM;
@@ -249,14 +237,14 @@ static int vfio_t1_group_add(struct vfio_type1 *t, unsigned num, const char *bdf
 	}
 	if (ioctl(fd, VFIO_GROUP_SET_CONTAINER, &t->container) < 0) {
 		ret = -errno;
-		vfio_t1_err(err, errlen, "vfio: VFIO_GROUP_SET_CONTAINER for group %u: %s", num,
+		errmsg(err, errlen, "vfio: VFIO_GROUP_SET_CONTAINER for group %u: %s", num,
 			    strerror(-ret));
 		goto err_close;
 	}
 	if (!t->iommu_set) {
 		if (ioctl(t->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0) {
 			ret = -errno;
-			vfio_t1_err(err, errlen, "vfio: VFIO_SET_IOMMU type1v2 for group %u: %s",
+			errmsg(err, errlen, "vfio: VFIO_SET_IOMMU type1v2 for group %u: %s",
 				    num, strerror(-ret));
 			goto err_unset;
 		}
@@ -296,7 +284,7 @@ static int vfio_t1_open_device(void *b, const char *arg, int *device_fd, char *e
 	fd = ioctl(g->fd, VFIO_GROUP_GET_DEVICE_FD, bdf);
 	if (fd < 0) {
 		ret = -errno;
-		vfio_t1_err(err, errlen, "vfio: VFIO_GROUP_GET_DEVICE_FD %s (group %u): %s%s", bdf,
+		errmsg(err, errlen, "vfio: VFIO_GROUP_GET_DEVICE_FD %s (group %u): %s%s", bdf,
 			    num, strerror(-ret),
 			    ret == -EBUSY ? " (already open, maybe twice on the command line)" : "");
 		return ret;
@@ -353,20 +341,20 @@ int vfio_type1_create(struct vfio_backend **out, const struct vfio_backend_cfg *
 	t->container = open(path, O_RDWR | O_CLOEXEC);
 	if (t->container < 0) {
 		ret = -errno;
-		vfio_t1_err(err, errlen, "vfio: no VFIO container %s (%s): modprobe vfio-pci", path,
+		errmsg(err, errlen, "vfio: no VFIO container %s (%s): modprobe vfio-pci", path,
 			    strerror(-ret));
 		goto err;
 	}
 	v = ioctl(t->container, VFIO_GET_API_VERSION);
 	if (v != VFIO_API_VERSION) {
 		ret = v < 0 ? -errno : -EPROTO;
-		vfio_t1_err(err, errlen, "vfio: %s is not a VFIO container of API version %d (%s)",
+		errmsg(err, errlen, "vfio: %s is not a VFIO container of API version %d (%s)",
 			    path, VFIO_API_VERSION, v < 0 ? strerror(-ret) : "other version");
 		goto err;
 	}
 	if (ioctl(t->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0) {
 		ret = -ENODEV;
-		vfio_t1_err(err, errlen,
+		errmsg(err, errlen,
 			    "vfio: the container has no type1v2 IOMMU: modprobe vfio_iommu_type1");
 		goto err;
 	}

@@ -15,9 +15,6 @@
  */
 #include "lib.S"
 
-#define HI(x)		(A(x) + TOP_ALIAS)
-#define CONF_ADDR	0xCF8
-#define CONF_DATA	0xCFC
 #define ITERATIONS	2048		/* PAM/SMRAM register writes */
 #define RAM_BASE	0x200000	/* 2 MiB */
 #define RAM_LEN		0x4000		/* 16 KiB: every memslot change makes KVM refault it */
@@ -34,30 +31,6 @@
 #define BAD_VAL		(SCRATCH + 0x10)
 #define PASSES		(SCRATCH + 0x14)
 
-.macro PRINTH text
-	.pushsection .rodata
-9004:	.asciz	"\text"
-	.popsection
-	mov	$HI(9004b), %esi
-	call	puts_32
-.endm
-
-/* Real mode to flat protected mode at the alias below 4 GiB. */
-.macro TO_PROT32_HI target
-	.code16
-	lgdtl	%cs:gdt_desc_hi
-	mov	%cr0, %eax
-	or	$1, %eax
-	mov	%eax, %cr0
-	ljmpl	$SEL_CODE32, $HI(\target)
-	.code32
-\target:
-	mov	$SEL_DATA, %ax
-	mov	%ax, %ds
-	mov	%ax, %es
-	mov	%ax, %ss
-.endm
-
 	.section .ap, "ax"
 	.code16
 ap_start:
@@ -65,7 +38,7 @@ ap_start:
 	cld
 	mov	%cs, %ax
 	mov	%ax, %ds
-	TO_PROT32_HI ap_prot32
+	ENTER_PROT32_HI ap_prot32
 	mov	$AP_STACK, %esp
 	movl	$1, AP_READY
 	xor	%ebx, %ebx			/* pass number */
@@ -106,7 +79,7 @@ ap_end:
 	.code16
 start:
 	REAL_INIT
-	TO_PROT32_HI prot32
+	ENTER_PROT32_HI prot32
 	mov	$STACK_TOP, %esp
 	xor	%eax, %eax
 	mov	%eax, AP_READY
@@ -194,21 +167,6 @@ ap_stuck:
 	PRINTH	"HOLES AP stuck\n"
 	DEBUG_EXIT_WITH 2
 
-/* al to config register ebx of 00:00.0. Clobbers eax, edx. */
-conf_write8:
-	push	%eax
-	mov	%ebx, %eax
-	and	$0xFC, %eax
-	or	$0x80000000, %eax
-	mov	$CONF_ADDR, %dx
-	out	%eax, %dx
-	pop	%eax
-	mov	%ebx, %edx
-	and	$3, %edx
-	add	$CONF_DATA, %edx
-	out	%al, %dx
-	ret
-
 /* Wait until the dword at edi is non-zero, at most WAIT_SECONDS by the RTC; CF set on timeout. */
 wait_flag:
 	CMOS_READ 0x00
@@ -241,10 +199,7 @@ icr_wait:
 	IO_FUNCS 16
 	.code32
 	IO_FUNCS 32
+	CONF_FUNCS
 	GDT
 
-	.section .rodata
-	.balign 4
-gdt_desc_hi:
-	.word	gdt_end - gdt - 1
-	.long	HI(gdt)
+	GDT_HI

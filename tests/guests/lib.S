@@ -27,6 +27,7 @@
 #define CS_BASE     0xF0000         /* real-mode CS = F000 after the reset-vector jump */
 #define A(x)        ((x) + CS_BASE) /* a label as a flat (linear) address */
 #define TOP_ALIAS   0xFFF00000      /* add to a low-mirror address: its alias below 4 GiB */
+#define HI(x)       (A(x) + TOP_ALIAS) /* a label at the firmware alias below 4 GiB */
 
 #define COM1        0x3F8
 #define COM1_IER    (COM1 + 1)
@@ -37,6 +38,8 @@
 #define LSR_THRE    0x20
 #define DEBUGCON    0x402
 #define DEBUG_EXIT  0x501
+#define CONF_ADDR   0xCF8           /* PCI configuration mechanism #1 */
+#define CONF_DATA   0xCFC
 #define CMOS_INDEX  0x70
 #define CMOS_DATA   0x71
 
@@ -153,6 +156,78 @@ gdt_desc:
 	.word	gdt_end - gdt - 1
 	.long	A(gdt)
 	.popsection
+.endm
+
+/*
+ * Guests that reprogram PAM run from the firmware alias below 4 GiB, never
+ * from the 0xF0000 mirror that PAM changes under them:
+ *   ENTER_PROT32_HI target  real mode to flat protected mode at HI(target)
+ *                           (segments loaded; the caller sets esp);
+ *   PRINTH text             PRINT32 with the string read at the alias;
+ *   GDT_HI                  the GDT descriptor pointing at the alias (with GDT);
+ *   CONF_FUNCS              conf_read8 / conf_write8 on 00:00.0 (32-bit).
+ */
+.macro ENTER_PROT32_HI target
+	.code16
+	lgdtl	%cs:gdt_desc_hi
+	mov	%cr0, %eax
+	or	$1, %eax
+	mov	%eax, %cr0
+	ljmpl	$SEL_CODE32, $HI(\target)
+	.code32
+\target:
+	mov	$SEL_DATA, %ax
+	mov	%ax, %ds
+	mov	%ax, %es
+	mov	%ax, %ss
+.endm
+
+.macro PRINTH text
+	.pushsection .rodata
+9004:	.asciz	"\text"
+	.popsection
+	mov	$HI(9004b), %esi
+	call	puts_32
+.endm
+
+.macro GDT_HI
+	.pushsection .rodata
+	.balign 4
+gdt_desc_hi:
+	.word	gdt_end - gdt - 1
+	.long	HI(gdt)
+	.popsection
+.endm
+
+/* config register ebx (bus 0) to al / al to it. Clobber eax, edx. */
+.macro CONF_FUNCS
+conf_read8:
+	push	%ebx
+	mov	%ebx, %eax
+	and	$0xFC, %eax
+	or	$0x80000000, %eax
+	mov	$CONF_ADDR, %dx
+	out	%eax, %dx
+	pop	%ebx
+	mov	%ebx, %edx
+	and	$3, %edx
+	add	$CONF_DATA, %edx
+	in	%dx, %al
+	ret
+
+conf_write8:
+	push	%eax
+	mov	%ebx, %eax
+	and	$0xFC, %eax
+	or	$0x80000000, %eax
+	mov	$CONF_ADDR, %dx
+	out	%eax, %dx
+	pop	%eax
+	mov	%ebx, %edx
+	and	$3, %edx
+	add	$CONF_DATA, %edx
+	out	%al, %dx
+	ret
 .endm
 
 /* Print a string literal from mode 16, 32 or 64. Clobbers ax, cx, dx, (e/r)si. */

@@ -22,9 +22,6 @@
  */
 #include "lib.S"
 
-#define HI(x)		(A(x) + TOP_ALIAS)	/* a label at the firmware alias below 4 GiB */
-#define CONF_ADDR	0xCF8
-#define CONF_DATA	0xCFC
 #define PAM0		0x90
 #define SMRAM		0x9D
 #define PROBE_OFF	0x100
@@ -37,32 +34,12 @@
 #define step		0x810
 #define tmp		0x814
 
-/* PRINT32 from the alias: the 0xF0000 mirror may show DRAM while a test runs. */
-.macro PRINTH text
-	.pushsection .rodata
-9004:	.asciz	"\text"
-	.popsection
-	mov	$HI(9004b), %esi
-	call	puts_32
-.endm
-
 	RESET_VECTOR start
 	.text
 	.code16
 start:
 	REAL_INIT
-	/* Into protected mode, continuing at the alias below 4 GiB. */
-	lgdtl	%cs:gdt_desc_hi
-	mov	%cr0, %eax
-	or	$1, %eax
-	mov	%eax, %cr0
-	ljmpl	$SEL_CODE32, $HI(prot32)
-	.code32
-prot32:
-	mov	$SEL_DATA, %ax
-	mov	%ax, %ds
-	mov	%ax, %es
-	mov	%ax, %ss
+	ENTER_PROT32_HI prot32
 	mov	$STACK_TOP, %esp
 
 	xor	%ebp, %ebp			/* segment index */
@@ -221,36 +198,6 @@ pam_set:
 	pop	%ebx
 	ret
 
-/* config register ebx (bus 0 dev 0 fn 0) to al. Clobbers eax, edx. */
-conf_read8:
-	push	%ebx
-	mov	%ebx, %eax
-	and	$0xFC, %eax
-	or	$0x80000000, %eax
-	mov	$CONF_ADDR, %dx
-	out	%eax, %dx
-	pop	%ebx
-	mov	%ebx, %edx
-	and	$3, %edx
-	add	$CONF_DATA, %edx
-	in	%dx, %al
-	ret
-
-/* al to config register ebx. Clobbers eax, edx. */
-conf_write8:
-	push	%eax
-	mov	%ebx, %eax
-	and	$0xFC, %eax
-	or	$0x80000000, %eax
-	mov	$CONF_ADDR, %dx
-	out	%eax, %dx
-	pop	%eax
-	mov	%ebx, %edx
-	and	$3, %edx
-	add	$CONF_DATA, %edx
-	out	%al, %dx
-	ret
-
 smram_set:
 	push	%ebx
 	mov	$SMRAM, %ebx
@@ -297,13 +244,10 @@ fail_rom:
 	IO_FUNCS 16
 	.code32
 	IO_FUNCS 32
+	CONF_FUNCS
 	GDT
 
-	.section .rodata
-	.balign 4
-gdt_desc_hi:
-	.word	gdt_end - gdt - 1
-	.long	HI(gdt)
+	GDT_HI
 /* {PAM register 0..6, bit shift, segment start >> 4}, in address order */
 segs:
 	.byte 1, 0

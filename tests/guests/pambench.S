@@ -13,33 +13,14 @@
  */
 #include "lib.S"
 
-#define HI(x)		(A(x) + TOP_ALIAS)
 #define SECONDS		2
-
-.macro PRINTH text
-	.pushsection .rodata
-9004:	.asciz	"\text"
-	.popsection
-	mov	$HI(9004b), %esi
-	call	puts_32
-.endm
 
 	RESET_VECTOR start
 	.text
 	.code16
 start:
 	REAL_INIT
-	lgdtl	%cs:gdt_desc_hi
-	mov	%cr0, %eax
-	or	$1, %eax
-	mov	%eax, %cr0
-	ljmpl	$SEL_CODE32, $HI(prot32)
-	.code32
-prot32:
-	mov	$SEL_DATA, %ax
-	mov	%ax, %ds
-	mov	%ax, %es
-	mov	%ax, %ss
+	ENTER_PROT32_HI prot32
 	mov	$STACK_TOP, %esp
 
 	mov	$0x80000090, %ebx		/* PAM0-3 dword; PAM1 is byte 1 */
@@ -103,8 +84,4 @@ wait_edge:
 	IO_FUNCS 32
 	GDT
 
-	.section .rodata
-	.balign 4
-gdt_desc_hi:
-	.word	gdt_end - gdt - 1
-	.long	HI(gdt)
+	GDT_HI
