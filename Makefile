@@ -24,7 +24,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEB_PKGS := build-essential pkg-config liburing-dev libfdt-dev check libseccomp-dev \
             linux-libc-dev qemu-system-x86 seabios acpica-tools device-tree-compiler \
             busybox-static cpio xz-utils zstd lz4 gzip fio strace hyperfine time \
-            iproute2 binutils
+            iproute2 binutils extlinux syslinux-common fdisk
 
 .PHONY: all check unit integration rig deps bench clean
 # keep the sanitizer objects between runs

@@ -350,6 +350,47 @@ EOF
 	chmod 755 "$1"
 }
 
+# make_boot_disk IMG KERNEL INITRD: a BIOS-bootable raw disk for SeaBIOS on virtio-blk: an
+# MBR (syslinux's mbr.bin), one active partition with ext2 and Debian's extlinux, the
+# kernel, the initrd and an extlinux.conf. Needs root, loop devices, mount, extlinux,
+# sfdisk; without them there is no disk and the rig test that boots it skips loudly.
+make_boot_disk() {
+	local img=$1 kernel=$2 initrd=$3 mnt=$W/bootmnt loop
+	if ! command -v extlinux >/dev/null || ! command -v sfdisk >/dev/null ||
+		[[ ! -f /usr/lib/syslinux/mbr/mbr.bin ]]; then
+		say "warning: no extlinux/sfdisk/syslinux mbr.bin: no boot disk (make deps installs them)"
+		return 0
+	fi
+	rm -f "$img"
+	truncate -s 32M "$img"
+	printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$img" >/dev/null
+	dd if=/usr/lib/syslinux/mbr/mbr.bin of="$img" bs=440 count=1 conv=notrunc 2>/dev/null
+	if ! loop=$(losetup -f --show -o $((2048 * 512)) "$img" 2>/dev/null); then
+		say "warning: no loop device: no boot disk"
+		rm -f "$img"
+		return 0
+	fi
+	mkdir -p "$mnt"
+	if mke2fs -q -t ext2 "$loop" && mount "$loop" "$mnt" 2>/dev/null; then
+		extlinux --install "$mnt" >/dev/null 2>&1
+		cp "$kernel" "$mnt/vmlinuz"
+		cp "$initrd" "$mnt/initrd.gz"
+		cat >"$mnt/extlinux.conf" <<-EOF
+			DEFAULT linux
+			TIMEOUT 0
+			LABEL linux
+			  KERNEL /vmlinuz
+			  INITRD /initrd.gz
+			  APPEND console=ttyS0 panic=-1 quiet-marker-seabios-extlinux
+		EOF
+		umount "$mnt"
+	else
+		say "warning: cannot make or mount the boot disk's filesystem: no boot disk"
+		rm -f "$img"
+	fi
+	losetup -d "$loop"
+}
+
 # Build everything that does not depend on the payload into $1: the level-1 vmlinux and
 # initrd-base, a concatenation of
 #   base.cpio.gz - busybox, /init, the modules, /l2/initrd.cpio.gz;
@@ -415,6 +456,7 @@ build_assets() {
 	write_l1_init "$L1ROOT/init"
 	mkdir -p "$L1ROOT/l2" "$L1ROOT/payload"
 	cpio_of "$l2init" | gzip -9 >"$L1ROOT/l2/initrd.cpio.gz"
+	make_boot_disk "$l2/bootdisk.img" "$l2/bzImage" "$L1ROOT/l2/initrd.cpio.gz"
 
 	KMOD=$(echo "$t"/l1deb/lib/modules/*)
 	KV=${KMOD##*/}

@@ -145,6 +145,27 @@ boot_fw() {
 }
 boot_fw seabios-linuxboot
 
+# SeaBIOS boots a disk: virtio-blk, the MBR, extlinux (Debian's), the cloud kernel's
+# /init, power-off. The rig builds /l2/bootdisk.img when the host has extlinux.
+if [ -f /l2/bootdisk.img ]; then
+	name=seabios-extlinux out=/tmp/seabios-extlinux.out
+	cp /l2/bootdisk.img /tmp/bootdisk.img
+	timeout -s KILL 150 /payload/vmm --firmware /payload/bios-256k.bin --memory 512M \
+		--serial file:$out --disk path=/tmp/bootdisk.img --debugcon /tmp/$name.dbg \
+		2>/tmp/$name.err
+	rc=$?
+	sed "s/^/[$name] /" $out
+	if [ $rc -ne 0 ]; then
+		fail $name "vmm exited $rc: $(tail -n 3 /tmp/$name.err | tr '\n' ' ') debugcon: $(grep -i boot /tmp/$name.dbg | tail -n 3 | tr '\n' ' ')"
+	elif grep -q "L2-INIT-OK" $out && grep -q "Command line:.*quiet-marker-$name" $out; then
+		pass $name
+	else
+		fail $name "no L2-INIT-OK with the extlinux command line: $(tail -n 3 $out | tr '\n' ' ')"
+	fi
+else
+	echo "SKIP seabios-extlinux: no /l2/bootdisk.img (the rig host lacks extlinux or loop devices)"
+fi
+
 
 # virtio at level 2 with the cloud kernel's own drivers: a disk with a known pattern
 # (read; the guest writes another, checked here afterwards), a read-only disk that
