@@ -41,7 +41,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS,
 	OPT_SERIAL, OPT_DEBUGCON, OPT_MEMORY_MAP, OPT_TRACE, OPT_AMD_HOLE, OPT_PHYS_BITS,
 	OPT_HELP, OPT_VERSION, OPT_DUMP_DTB, OPT_DTB_TO_GUEST, OPT_DISK, OPT_NET, OPT_RNG,
-	OPT_CONSOLE, OPT_DEVICE, OPT_VFIO_BACKEND,
+	OPT_CONSOLE, OPT_DEVICE, OPT_VFIO_BACKEND, OPT_NUMA,
 };
 
 static const struct option config_opts[] = {
@@ -63,6 +63,7 @@ static const struct option config_opts[] = {
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "numa", required_argument, NULL, OPT_NUMA },
 	{ "vfio-backend", required_argument, NULL, OPT_VFIO_BACKEND },
 	{ "dtb-to-guest", no_argument, NULL, OPT_DTB_TO_GUEST },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -80,6 +81,7 @@ void config_usage(FILE *f)
 	      "                         with --kernel, the kernel goes to it through fw_cfg\n"
 	      "  --memory SIZE          guest RAM, K/M/G/T suffixes (default 256M)\n"
 	      "  --cpus N               vCPUs (default 1, max 64)\n"
+	      "  --numa N               N NUMA nodes sharing RAM and vCPUs evenly (ACPI SRAT)\n"
 	      "  --serial stdio|null|file:PATH   COM1 backend (default stdio)\n"
 	      "  --debugcon PATH        port 0x402 output\n"
 	      "  --amd-hole auto|on|off keep RAM out of the AMD HyperTransport range (default auto)\n"
@@ -302,6 +304,13 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, char *err, size_t
 				return -EINVAL;
 			break;
 		case OPT_RNG: cfg->rng = true; break;
+		case OPT_NUMA:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || n < 1 || n > 8)
+				return config_bad(err, errlen, "bad --numa '%s' (want 1..8 nodes)", optarg);
+			cfg->numa_nodes = n;
+			break;
 		case OPT_DEVICE:
 			if (config_device(cfg, optarg, err, errlen))
 				return -EINVAL;

@@ -51,6 +51,7 @@ struct vm_config {
 	const char *firmware;
 	uint64_t memory;            /* bytes */
 	unsigned cpus;
+	unsigned numa_nodes;        /* --numa N: RAM and vCPUs split evenly (ACPI SRAT); 0/1: none */
 	enum serial_backend serial;
 	const char *serial_path;    /* SERIAL_FILE */
 	const char *debugcon;       /* path, or NULL */

@@ -192,6 +192,50 @@ out:
 	return r;
 }
 
+/*
+ * --numa N: the guest's RAM (its E820 RAM ranges, in address order) cut into N
+ * slices of equal size, vCPUs in N equal runs; node i gets slice i.
+ */
+static int vm_numa(const struct vm *vm, unsigned *cpu_node, struct acpi_numa_mem *mem,
+		   unsigned *nr_mem)
+{
+	const struct pc_layout *l = &vm->layout;
+	unsigned nodes = vm->cfg.numa_nodes, i, n = 0, node = 0;
+	uint64_t per = align_down(l->ram_size / nodes, 2 * MiB), used = 0;
+
+	if (!per) {
+		log_error("--numa %u: %llu MiB of RAM is too little for that many nodes", nodes,
+			  (unsigned long long)(l->ram_size / MiB));
+		return -EINVAL;
+	}
+	for (i = 0; i < vm->cfg.cpus; i++)
+		cpu_node[i] = i * nodes / vm->cfg.cpus;
+	for (i = 0; i < l->nr_e820; i++) {
+		uint64_t base = l->e820[i].addr, left = l->e820[i].size;
+
+		if (l->e820[i].type != E820_RAM)
+			continue;
+		while (left) {
+			uint64_t take = left;
+
+			if (node < nodes - 1 && used + take > per)
+				take = per - used;
+			if (n == ACPI_MAX_MEM_RANGES)
+				return -E2BIG;
+			mem[n++] = (struct acpi_numa_mem){ .base = base, .size = take, .node = node };
+			base += take;
+			left -= take;
+			used += take;
+			if (node < nodes - 1 && used == per) {
+				node++;
+				used = 0;
+			}
+		}
+	}
+	*nr_mem = n;
+	return 0;
+}
+
 /* The VMM's ACPI tables for this machine (unplaced; the caller places or loads them). */
 int vm_build_acpi(const struct vm *vm, struct acpi_tables *t)
 {
@@ -199,10 +243,23 @@ int vm_build_acpi(const struct vm *vm, struct acpi_tables *t)
 		.layout = &vm->layout, .ncpus = vm->cfg.cpus,
 		.ecam_base = PC_ECAM_BASE, .ecam_size = PC_ECAM_SIZE,
 	};
-	int r = acpi_build(&ac, t);
+	unsigned cpu_node[VM_MAX_CPUS];
+	struct acpi_numa_mem *mem = NULL;
+	int r = 0;
 
+	if (vm->cfg.numa_nodes > 1) {
+		mem = calloc(ACPI_MAX_MEM_RANGES, sizeof(*mem));
+		if (!mem)
+			return -ENOMEM;
+		r = vm_numa(vm, cpu_node, mem, &ac.nr_mem);
+		ac.nr_nodes = vm->cfg.numa_nodes;
+		ac.cpu_node = cpu_node;
+		ac.mem = mem;
+	}
+	r = r ?: acpi_build(&ac, t);
 	if (r)
 		log_error("cannot build the ACPI tables: %s", strerror(-r));
+	free(mem);
 	return r;
 }
 

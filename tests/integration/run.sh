@@ -45,7 +45,7 @@ PEER=${PEER:-}
 TESTS="
 cli_unknown_flag cli_bad_memory cli_cpus_zero cli_serial_bogus cli_no_payload cli_help
 cli_missing_kernel cli_missing_firmware fw_bad_size fw_too_large
-cli_disk_no_path cli_disk_bad_field cli_net_bad_mac cli_net_no_backend cli_console_bogus
+cli_numa_bad cli_disk_no_path cli_disk_bad_field cli_net_bad_mac cli_net_no_backend cli_console_bogus
 disk_missing
 memmap_256m memmap_1100g memmap_physbits_refused dump_dtb dump_dtb_bad_path
 hello hello_cpus4 hello_serial_file hello_debugcon modes romwrite
@@ -132,6 +132,11 @@ t_memmap_1100g() {
 	else
 		e820_starts usable 0000000100000000 && pass
 	fi
+}
+
+t_cli_numa_bad() {
+	run_cli cli_numa_bad 2 -- --numa 0 --firmware "$GUESTS/hello.bin" &&
+		expect_stderr_lines 1 && expect_grep 'numa' "$T_ERR" stderr && pass
 }
 
 # Device options: each bad value is a usage error with one line.

@@ -283,6 +283,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "L2-INIT-OK nproc=$(nproc)"
 echo "L2-CPUS $(grep -c ^processor /proc/cpuinfo)"
+echo "L2-NODES $(ls -d /sys/devices/system/node/node* 2>/dev/null | wc -l)"
 # setup_data the boot loader handed over (type, md5 of the payload), e.g. SETUP_DTB
 for d in /sys/kernel/boot_params/setup_data/*; do
 	[ -e "$d/type" ] && echo "L2-SETUP-DATA $(cat $d/type) $(md5sum <$d/data | cut -d' ' -f1)"

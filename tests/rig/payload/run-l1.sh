@@ -52,6 +52,13 @@ boot linux-bzimage /l2/bzImage 1
 # in boot in about one run of two in the rig (timer-related, under investigation).
 boot linux-pvh-smp2 /l2/vmlinux 2
 boot linux-stock-bzimage-smp2 /l2/stock-bzImage 2
+# --numa 2: ACPI SRAT gives each node half the RAM and one vCPU
+boot linux-pvh-numa2 /l2/vmlinux 2 "" "--numa 2"
+if grep -q "L2-NODES 2" /tmp/linux-pvh-numa2.out; then
+	pass linux-numa-srat
+else
+	fail linux-numa-srat "guest: $(grep L2-NODES /tmp/linux-pvh-numa2.out)"
+fi
 
 # The ACPI tables the guest kernel found, and S5 power-off (vmm exit 0 above).
 if grep -q "L2-ACPI .*APIC.*DSDT.*FACP.*MCFG" /tmp/linux-pvh.out; then
