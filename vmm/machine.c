@@ -279,21 +279,76 @@ static int vm_acpi_direct(struct vm *vm, uint64_t *rsdp)
 	return r;
 }
 
+/* A sysfs attribute of a host PCI device as a number (passthrough IDs), or @dflt. */
+static unsigned long vm_sysfs_num(const char *dev, const char *attr, unsigned long dflt)
+{
+	char path[512], buf[32];
+	unsigned long v = dflt;
+	FILE *f;
+
+	if (strchr(dev, '/'))
+		snprintf(path, sizeof(path), "%s/%s", dev, attr);
+	else
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", dev, attr);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			v = strtoul(buf, NULL, 0);
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * The functions of bus 0 in the order vm_devices() and vm_vfio_devices()
+ * place them: the host bridge, then rng, console, nets, disks, passthrough.
+ */
+static unsigned vm_pci_list(const struct vm_config *cfg, struct fdt_pci_dev *d)
+{
+	static const struct { uint16_t id; uint32_t cls; const char *name; } vio[] = {
+		{ 0x1044, 0xff0000, "virtio-rng" }, { 0x1043, 0x078000, "virtio-console" },
+		{ 0x1041, 0x020000, "virtio-net" }, { 0x1042, 0x010000, "virtio-blk" },
+	};
+	unsigned n = 0, slot = 1, i;
+
+	d[n++] = (struct fdt_pci_dev){ .devfn = 0, .vendor = Q35_VENDOR_ID,
+				       .device = Q35_DEVICE_ID, .class_code = 0x060000,
+				       .name = "host-bridge" };
+#define VIO(k) (d[n++] = (struct fdt_pci_dev){ .devfn = (slot++) << 3, .vendor = 0x1af4, \
+		.device = vio[k].id, .class_code = vio[k].cls, .name = vio[k].name })
+	if (cfg->rng)
+		VIO(0);
+	if (cfg->console != CONSOLE_NONE)
+		VIO(1);
+	for (i = 0; i < cfg->nr_nets; i++)
+		VIO(2);
+	for (i = 0; i < cfg->nr_disks; i++)
+		VIO(3);
+#undef VIO
+	for (i = 0; i < cfg->nr_vfio; i++)
+		d[n++] = (struct fdt_pci_dev){
+			.devfn = (slot++) << 3,
+			.vendor = (uint16_t)vm_sysfs_num(cfg->vfio[i].dev, "vendor", 0xffff),
+			.device = (uint16_t)vm_sysfs_num(cfg->vfio[i].dev, "device", 0xffff),
+			.class_code = (uint32_t)vm_sysfs_num(cfg->vfio[i].dev, "class", 0) & 0xffffff,
+			.name = "passthrough",
+		};
+	return n;
+}
+
 /* The machine description: layout, CPUs, command line, the PCI host and its devices. */
 static int vm_build_dtb(const struct vm_config *cfg, const struct pc_layout *l, void **blob,
 			size_t *len)
 {
-	static const struct fdt_pci_dev host = {
-		.devfn = 0, .vendor = Q35_VENDOR_ID, .device = Q35_DEVICE_ID,
-		.class_code = 0x060000, .name = "host-bridge",
-	};
+	struct fdt_pci_dev pci[1 + 2 + VM_MAX_NETS + VM_MAX_DISKS + VM_MAX_VFIO];
 	struct fdt_cfg fc = {
 		.layout = l, .ncpus = cfg->cpus, .cmdline = cfg->append,
-		.ecam_base = PC_ECAM_BASE, .ecam_size = PC_ECAM_SIZE,
-		.pci = &host, .nr_pci = 1,
+		.ecam_base = PC_ECAM_BASE, .ecam_size = PC_ECAM_SIZE, .pci = pci,
 	};
-	int r = fdt_build(&fc, blob, len);
+	int r;
 
+	fc.nr_pci = vm_pci_list(cfg, pci);
+	r = fdt_build(&fc, blob, len);
 	if (r)
 		log_error("cannot build the device tree: %s", strerror(-r));
 	return r;

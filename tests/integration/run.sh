@@ -185,8 +185,11 @@ t_dump_dtb() {
 	fi
 	_d=$WORK/machine.dtb
 	run_cli dump_dtb 0 -- --memory 1100G --phys-bits 48 --amd-hole on --cpus 3 \
-		--kernel "$GUESTS/hello.bin" --append "console=ttyS0 dtb-marker" --dump-dtb "$_d" ||
+		--kernel "$GUESTS/hello.bin" --append "console=ttyS0 dtb-marker" --rng \
+		--disk "path=$WORK/none.img" --dump-dtb "$_d" ||
 		return 1
+	[ "$(fdtget -l "$_d" /pci@b0000000 | tr '\n' ' ')" = "host-bridge@0 virtio-rng@1 virtio-blk@2 " ] ||
+		{ fail "PCI devices: '$(fdtget -l "$_d" /pci@b0000000 | tr '\n' ' ')'"; return 1; }
 	dtc -I dtb -O dts -o "$WORK/machine.dts" "$_d" 2>"$WORK/dtc.err" ||
 		{ fail "dtc cannot read it: $(cat "$WORK/dtc.err")"; return 1; }
 	[ "$(fdtget "$_d" /chosen bootargs)" = "console=ttyS0 dtb-marker" ] ||
