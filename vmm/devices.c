@@ -96,9 +96,10 @@ static struct vm_msi_route *vm_msi_route(struct vm *vm, struct pci_dev *dev, boo
 }
 
 /*
- * A vector's message or mask changed: its GSI route follows, and its irqfd
- * is bound only while the vector is unmasked (masking honoured: a message
- * raised while masked stays pending in the eventfd and arrives on unmask).
+ * A vector's message or mask changed: its GSI route follows. A passthrough
+ * vector's irqfd is bound only while the vector is unmasked (masking
+ * honoured: a message VFIO raises while masked stays pending in the eventfd
+ * and arrives on unmask).
  */
 void vm_msi_vector_changed(void *opaque, struct pci_dev *dev, bool msix, unsigned vector,
 			   const struct pci_msi_msg *msg)
@@ -115,7 +116,12 @@ void vm_msi_vector_changed(void *opaque, struct pci_dev *dev, bool msix, unsigne
 			if (vm_irq_routing(vm))
 				log_warn("cannot update the GSI route of an MSI vector");
 		}
-		if (vm_msi_bind(vm, m, !msg->masked))
+		/*
+		 * A passthrough vector's irqfd follows its mask (VFIO signals it
+		 * directly); an emulated device's stays bound, as the PCI core
+		 * never sends while the vector is masked.
+		 */
+		if (vm_msi_bind(vm, m, !(msg->masked && m->follow_mask)))
 			log_warn("cannot %s the irqfd of GSI %u", msg->masked ? "unbind" : "bind", m->gsi);
 	}
 	pthread_mutex_unlock(&vm->msi_lock);
@@ -131,6 +137,7 @@ int vm_msi_vector_fd(struct vm *vm, struct pci_dev *dev, bool msix, unsigned vec
 	m = vm_msi_route(vm, dev, msix, vector, msg);
 	if (m) {
 		fd = m->efd;
+		m->follow_mask = true;
 		if (vm_msi_bind(vm, m, !msg->masked))
 			log_warn("cannot bind the irqfd of GSI %u", m->gsi);
 	}

@@ -53,7 +53,8 @@ struct vm_msi_route {
 	uint32_t data;
 	unsigned gsi;
 	int efd;                    /* irqfd of gsi */
-	bool bound;                 /* KVM_IRQFD assigned: only while unmasked */
+	bool bound;                 /* KVM_IRQFD assigned */
+	bool follow_mask;           /* passthrough: unbound while the vector is masked */
 };
 
 enum vm_virtio_kind { VM_VIRTIO_RNG, VM_VIRTIO_CONSOLE, VM_VIRTIO_NET, VM_VIRTIO_BLK };

@@ -10,7 +10,8 @@
 # tests/rig/README.md has the payload contract.
 #
 # Exit status: 0 if the payload exited 0, 1 on any failure (with a one-line reason),
-# 2 on bad usage, 77 if qemu-system-x86_64 is not installed.
+# 2 on bad usage, 77 if qemu-system-x86_64 is not installed, 75 when level 1 itself
+# broke (kernel panic, hang, QEMU died): the emulated test bed, worth one more run.
 set -euo pipefail
 export LC_ALL=C # $EPOCHREALTIME with a decimal point, byte-order sort
 
@@ -593,12 +594,16 @@ BOOT=never PAY=-
 say "timings: prepare $(secs "$T_START" "$T_QEMU") s, L1 boot to RIG-KVM $BOOT," \
 	"payload and power-off $PAY, total $(secs "$T_START" "$T_END") s"
 
+# Level 1 itself breaking (a panic, a hang, QEMU dying) is the emulated test bed's
+# failure, not the payload's: exit 75 (EX_TEMPFAIL) so a caller may run it once more.
 if ((QRC == 124 || QRC == 137)); then
-	die "timeout after ${TIMEOUT}s ($([[ -n $KVM ]] && echo "in the payload" || echo "before level 1 was up"))"
+	say "FAIL: timeout after ${TIMEOUT}s ($([[ -n $KVM ]] && echo "in the payload" || echo "before level 1 was up"))"
+	exit 75
 elif [[ $KVM == missing ]]; then
 	die "kvm missing: level 1 has no /dev/kvm (payload rc=${DONE_RC:-none})"
 elif [[ -z $DONE_RC ]]; then
-	die "level 1 stopped without RIG-DONE ($([[ -n $PANIC ]] && echo "kernel panic" || echo "qemu exit status $QRC"))"
+	say "FAIL: level 1 stopped without RIG-DONE ($([[ -n $PANIC ]] && echo "kernel panic" || echo "qemu exit status $QRC"))"
+	exit 75
 elif ((DONE_RC != 0)); then
 	die "payload failure: run-l1.sh exited $DONE_RC"
 fi
