@@ -44,21 +44,23 @@ boot() {
 	pass "$name"
 }
 
-boot linux-pvh /l2/vmlinux 1
+# --numa 2 on a 1-vCPU guest: ACPI SRAT gives node 0 the CPU and half the RAM, node 1
+# the other half (checked below). Not with 2 vCPUs: the CPUID topology still says both
+# share one LLC, which Linux warns about across nodes.
+boot linux-pvh /l2/vmlinux 1 "" "--numa 2"
 # the bzImage boot also carries the device tree as setup_data (checked below)
 boot linux-bzimage /l2/bzImage 1 "" --dtb-to-guest
 # SMP: the cloud kernel has no MP table parser (no CONFIG_X86_MPPARSE), so its
 # second CPU comes from ACPI's MADT, as does the generic stock kernel's. The MP
 # table path (acpi=off) is not here: under acpi=off the generic kernel hangs late
 # in boot in about one run of two in the rig (timer-related, under investigation).
-# With --numa 2 as well: ACPI SRAT gives each node half the RAM and one vCPU.
-boot linux-pvh-smp2 /l2/vmlinux 2 "" "--numa 2"
-if grep -q "L2-NODES 2" /tmp/linux-pvh-smp2.out; then
+boot linux-pvh-smp2 /l2/vmlinux 2
+boot linux-stock-bzimage-smp2 /l2/stock-bzImage 2
+if grep -q "L2-NODES 2" /tmp/linux-pvh.out && grep -q "SRAT: Node 1 PXM 1" /tmp/linux-pvh.out; then
 	pass linux-numa-srat
 else
-	fail linux-numa-srat "guest: $(grep L2-NODES /tmp/linux-pvh-smp2.out)"
+	fail linux-numa-srat "guest: $(grep L2-NODES /tmp/linux-pvh.out)"
 fi
-boot linux-stock-bzimage-smp2 /l2/stock-bzImage 2
 
 # The ACPI tables the guest kernel found, and S5 power-off (vmm exit 0 above).
 if grep -q "L2-ACPI .*APIC.*DSDT.*FACP.*MCFG" /tmp/linux-pvh.out; then
