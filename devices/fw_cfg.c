@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "devices/fw_cfg.h"
 
 #define FW_CFG_WRITE_CHANNEL 0x4000 /* selector bit 14: ignored since QEMU 2.4 */
@@ -27,30 +28,6 @@ struct fw_cfg_view {
 };
 
 static const uint8_t fw_cfg_zeros[FW_CFG_ZERO_CHUNK];
-
-static void fw_cfg_put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void fw_cfg_put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t fw_cfg_get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t fw_cfg_get_be64(const uint8_t *p)
-{
-	return (uint64_t)fw_cfg_get_be32(p) << 32 | fw_cfg_get_be32(p + 4);
-}
 
 /* Keys as stored: the write-channel bit is not part of an item's identity. */
 static uint16_t fw_cfg_canon(uint16_t key)
@@ -122,12 +99,12 @@ static int fw_cfg_rebuild_dir(struct fw_cfg *fw)
 	dir = calloc(1, len);
 	if (!dir)
 		return -ENOMEM;
-	fw_cfg_put_be32(dir, n);
+	put_be32(dir, n);
 	for (i = 0; i < n; i++) {
 		uint8_t *e = dir + 4 + i * FW_CFG_DIR_ENTRY;
 
-		fw_cfg_put_be32(e, files[i]->len);
-		fw_cfg_put_be16(e + 4, files[i]->key);
+		put_be32(e, files[i]->len);
+		put_be16(e + 4, files[i]->key);
 		/* e + 6: reserved, zero; the name is NUL-padded by calloc. */
 		memcpy(e + 8, files[i]->name, strlen(files[i]->name));
 	}
@@ -199,28 +176,25 @@ int fw_cfg_add_bytes(struct fw_cfg *fw, uint16_t key, const void *data, uint32_t
 
 int fw_cfg_add_i16(struct fw_cfg *fw, uint16_t key, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+	uint8_t b[2];
 
+	put_le16(b, v);
 	return fw_cfg_add_bytes(fw, key, b, sizeof(b));
 }
 
 int fw_cfg_add_i32(struct fw_cfg *fw, uint16_t key, uint32_t v)
 {
 	uint8_t b[4];
-	unsigned i;
 
-	for (i = 0; i < sizeof(b); i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	put_le32(b, v);
 	return fw_cfg_add_bytes(fw, key, b, sizeof(b));
 }
 
 int fw_cfg_add_i64(struct fw_cfg *fw, uint16_t key, uint64_t v)
 {
 	uint8_t b[8];
-	unsigned i;
 
-	for (i = 0; i < sizeof(b); i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	put_le64(b, v);
 	return fw_cfg_add_bytes(fw, key, b, sizeof(b));
 }
 
@@ -414,9 +388,9 @@ static void fw_cfg_dma_run(struct fw_cfg *fw, uint64_t desc)
 		fw->dma_errors++;
 		return;
 	}
-	control = fw_cfg_get_be32(raw);
-	length = fw_cfg_get_be32(raw + 4);
-	addr = fw_cfg_get_be64(raw + 8);
+	control = get_be32(raw);
+	length = get_be32(raw + 4);
+	addr = get_be64(raw + 8);
 
 	if (control & FW_CFG_DMA_CTL_SELECT)
 		fw_cfg_select(fw, (uint16_t)(control >> 16));
@@ -451,7 +425,7 @@ static void fw_cfg_dma_run(struct fw_cfg *fw, uint64_t desc)
 
 	if (rc)
 		fw->dma_errors++;
-	fw_cfg_put_be32(out, rc ? FW_CFG_DMA_CTL_ERROR : 0);
+	put_be32(out, rc ? FW_CFG_DMA_CTL_ERROR : 0);
 	/* Checked writable above; the view may have changed since, then the guest gets nothing. */
 	if (fw_cfg_dma_store(fw->dma_space, desc, out, sizeof(out)))
 		fw->dma_errors++;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "devices/pci.h"
 
@@ -48,7 +49,7 @@ static void pci_unlock(struct pci_dev *dev)
 
 static uint16_t pci_cmd(const struct pci_dev *dev)
 {
-	return pci_get16(dev->cfg + PCI_COMMAND);
+	return get_le16(dev->cfg + PCI_COMMAND);
 }
 
 /* ---- INTx ---------------------------------------------------------------- */
@@ -56,13 +57,13 @@ static uint16_t pci_cmd(const struct pci_dev *dev)
 static bool pci_msix_enabled(const struct pci_dev *dev)
 {
 	return dev->msix.nr &&
-	       (pci_get16(dev->cfg + dev->msix.cap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE);
+	       (get_le16(dev->cfg + dev->msix.cap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE);
 }
 
 static bool pci_msi_enabled(const struct pci_dev *dev)
 {
 	return dev->msi.nr &&
-	       (pci_get16(dev->cfg + dev->msi.cap + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_ENABLE);
+	       (get_le16(dev->cfg + dev->msi.cap + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_ENABLE);
 }
 
 /* Add or remove this function's vote on its shared GSI. Bus lock held. */
@@ -91,11 +92,11 @@ static void pci_intx_vote(struct pci_dev *dev, bool assert)
 static void pci_intx_update(struct pci_dev *dev)
 {
 	unsigned pin = dev->cfg[PCI_INTERRUPT_PIN];
-	uint16_t st = pci_get16(dev->cfg + PCI_STATUS);
+	uint16_t st = get_le16(dev->cfg + PCI_STATUS);
 	bool want;
 
 	st = dev->intx_level ? (st | PCI_STATUS_INTERRUPT) : (st & ~PCI_STATUS_INTERRUPT);
-	pci_put16(dev->cfg + PCI_STATUS, st);
+	put_le16(dev->cfg + PCI_STATUS, st);
 	if (!dev->bus)
 		return;
 	want = dev->intx_level && pin >= 1 && pin <= 4 &&
@@ -140,13 +141,13 @@ static void pci_msi_send(struct pci_dev *dev, const struct pci_msi_msg *m)
 static void pci_msix_msg(const struct pci_dev *dev, unsigned v, struct pci_msi_msg *m)
 {
 	const uint8_t *e = dev->msix.table + (size_t)v * PCI_MSIX_ENTRY_SIZE;
-	uint16_t ctrl = pci_get16(dev->cfg + dev->msix.cap + PCI_MSIX_FLAGS);
+	uint16_t ctrl = get_le16(dev->cfg + dev->msix.cap + PCI_MSIX_FLAGS);
 
-	m->addr = pci_get32(e + PCI_MSIX_ENTRY_ADDR_LO) |
-		  ((uint64_t)pci_get32(e + PCI_MSIX_ENTRY_ADDR_HI) << 32);
-	m->data = pci_get32(e + PCI_MSIX_ENTRY_DATA);
+	m->addr = get_le32(e + PCI_MSIX_ENTRY_ADDR_LO) |
+		  ((uint64_t)get_le32(e + PCI_MSIX_ENTRY_ADDR_HI) << 32);
+	m->data = get_le32(e + PCI_MSIX_ENTRY_DATA);
 	m->masked = !(ctrl & PCI_MSIX_FLAGS_ENABLE) || (ctrl & PCI_MSIX_FLAGS_MASKALL) ||
-		    (pci_get32(e + PCI_MSIX_ENTRY_CTRL) & PCI_MSIX_ENTRY_MASKED);
+		    (get_le32(e + PCI_MSIX_ENTRY_CTRL) & PCI_MSIX_ENTRY_MASKED);
 }
 
 static bool pci_msix_pending(const struct pci_dev *dev, unsigned v)
@@ -221,7 +222,7 @@ static int pci_msix_table_write(void *opaque, uint64_t off, unsigned size, uint6
 		default:
 			break;
 		}
-		pci_put32(p, d);
+		put_le32(p, d);
 	}
 	pci_msix_vector_update(dev, (unsigned)(off / PCI_MSIX_ENTRY_SIZE));
 	pci_unlock(dev);
@@ -313,7 +314,7 @@ static void pci_msix_table_reset(struct pci_dev *dev)
 
 	memset(dev->msix.table, 0, (size_t)dev->msix.nr * PCI_MSIX_ENTRY_SIZE);
 	for (v = 0; v < dev->msix.nr; v++)
-		pci_put32(dev->msix.table + (size_t)v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_CTRL,
+		put_le32(dev->msix.table + (size_t)v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_CTRL,
 			  PCI_MSIX_ENTRY_MASKED);
 	memset(dev->msix.pba, 0, pci_msix_pba_len(dev->msix.nr));
 }
@@ -383,11 +384,11 @@ int pci_msix_init(struct pci_dev *dev, unsigned nr, unsigned table_bar, uint64_t
 	if (ret)
 		goto err_pba;
 	x->cap = cap;
-	pci_put16(dev->cfg + cap + PCI_MSIX_FLAGS, (uint16_t)(nr - 1));
-	pci_put16(dev->wmask + cap + PCI_MSIX_FLAGS,
+	put_le16(dev->cfg + cap + PCI_MSIX_FLAGS, (uint16_t)(nr - 1));
+	put_le16(dev->wmask + cap + PCI_MSIX_FLAGS,
 		  PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
-	pci_put32(dev->cfg + cap + PCI_MSIX_TABLE, (uint32_t)table_off | table_bar);
-	pci_put32(dev->cfg + cap + PCI_MSIX_PBA, (uint32_t)pba_off | pba_bar);
+	put_le32(dev->cfg + cap + PCI_MSIX_TABLE, (uint32_t)table_off | table_bar);
+	put_le32(dev->cfg + cap + PCI_MSIX_PBA, (uint32_t)pba_off | pba_bar);
 	return 0;
 
 err_pba:
@@ -411,7 +412,7 @@ err_free:
 /* Vectors the guest enabled: 2^MME, capped at what the function offers. */
 static unsigned pci_msi_nvec(const struct pci_dev *dev)
 {
-	uint16_t ctrl = pci_get16(dev->cfg + dev->msi.cap + PCI_MSI_FLAGS);
+	uint16_t ctrl = get_le16(dev->cfg + dev->msi.cap + PCI_MSI_FLAGS);
 	unsigned mme = (ctrl & PCI_MSI_FLAGS_QSIZE) >> 4;
 
 	/* MME above MMC is a guest error; honour no more than we offered. */
@@ -424,14 +425,14 @@ static void pci_msi_msg(const struct pci_dev *dev, unsigned v, struct pci_msi_ms
 {
 	const uint8_t *c = dev->cfg + dev->msi.cap;
 	unsigned n = pci_msi_nvec(dev);
-	uint32_t data = pci_get16(c + PCI_MSI_DATA);
+	uint32_t data = get_le16(c + PCI_MSI_DATA);
 
-	m->addr = pci_get32(c + PCI_MSI_ADDRESS_LO) |
-		  ((uint64_t)pci_get32(c + PCI_MSI_ADDRESS_HI) << 32);
+	m->addr = get_le32(c + PCI_MSI_ADDRESS_LO) |
+		  ((uint64_t)get_le32(c + PCI_MSI_ADDRESS_HI) << 32);
 	/* Multiple messages: the vector number replaces the low log2(n) data bits. */
 	m->data = (data & ~(n - 1)) | (v & (n - 1));
-	m->masked = !(pci_get16(c + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_ENABLE) || v >= n ||
-		    ((pci_get32(c + PCI_MSI_MASK) >> v) & 1);
+	m->masked = !(get_le16(c + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_ENABLE) || v >= n ||
+		    ((get_le32(c + PCI_MSI_MASK) >> v) & 1);
 }
 
 static void pci_msi_vector_update(struct pci_dev *dev, unsigned v)
@@ -442,9 +443,9 @@ static void pci_msi_vector_update(struct pci_dev *dev, unsigned v)
 
 	pci_msi_msg(dev, v, &m);
 	pci_msi_report(dev, false, v, &dev->msi.last[v], &m);
-	p = pci_get32(pend);
+	p = get_le32(pend);
 	if (!m.masked && ((p >> v) & 1)) {
-		pci_put32(pend, p & ~(1U << v));
+		put_le32(pend, p & ~(1U << v));
 		pci_msi_send(dev, &m);
 	}
 }
@@ -478,7 +479,7 @@ int pci_msi_notify(struct pci_dev *dev, unsigned vector)
 		pci_msi_msg(dev, vector, &m);
 		pend = dev->cfg + dev->msi.cap + PCI_MSI_PENDING;
 		if (m.masked)
-			pci_put32(pend, pci_get32(pend) | (1U << vector));
+			put_le32(pend, get_le32(pend) | (1U << vector));
 		else
 			pci_msi_send(dev, &m);
 	}
@@ -507,14 +508,14 @@ int pci_msi_init(struct pci_dev *dev, unsigned nr)
 	dev->msi.cap = cap;
 	for (v = 0; v < PCI_MSI_MAX_VECTORS; v++)
 		dev->msi.last[v].masked = true;
-	pci_put16(dev->cfg + cap + PCI_MSI_FLAGS,
+	put_le16(dev->cfg + cap + PCI_MSI_FLAGS,
 		  (uint16_t)((log2n << 1) | PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT));
-	pci_put16(dev->wmask + cap + PCI_MSI_FLAGS, PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
-	pci_put32(dev->wmask + cap + PCI_MSI_ADDRESS_LO, 0xFFFFFFFCU);
-	pci_put32(dev->wmask + cap + PCI_MSI_ADDRESS_HI, 0xFFFFFFFFU);
-	pci_put16(dev->wmask + cap + PCI_MSI_DATA, 0xFFFF);
+	put_le16(dev->wmask + cap + PCI_MSI_FLAGS, PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
+	put_le32(dev->wmask + cap + PCI_MSI_ADDRESS_LO, 0xFFFFFFFCU);
+	put_le32(dev->wmask + cap + PCI_MSI_ADDRESS_HI, 0xFFFFFFFFU);
+	put_le16(dev->wmask + cap + PCI_MSI_DATA, 0xFFFF);
 	vmask = nr == 32 ? 0xFFFFFFFFU : (1U << nr) - 1;
-	pci_put32(dev->wmask + cap + PCI_MSI_MASK, vmask);
+	put_le32(dev->wmask + cap + PCI_MSI_MASK, vmask);
 	return 0;
 }
 
@@ -568,7 +569,7 @@ static bool pci_bar_target(const struct pci_dev *dev, unsigned n, uint64_t *addr
 	if (b->flags & PCI_BAR_IO) {
 		if (!(cmd & PCI_COMMAND_IO) || !dev->bus->iobus)
 			return false;
-		a = pci_get32(r) & ~3ULL & ~(b->size - 1);
+		a = get_le32(r) & ~3ULL & ~(b->size - 1);
 		if (a == 0 || range_invalid(a, b->size) || a + b->size > PCI_IO_LIMIT)
 			return false;
 		*addr = a;
@@ -576,9 +577,9 @@ static bool pci_bar_target(const struct pci_dev *dev, unsigned n, uint64_t *addr
 	}
 	if (!(b->flags & (PCI_BAR_MEM32 | PCI_BAR_MEM64)) || !(cmd & PCI_COMMAND_MEMORY))
 		return false;
-	a = pci_get32(r) & ~0xFULL;
+	a = get_le32(r) & ~0xFULL;
 	if (b->flags & PCI_BAR_MEM64)
-		a |= (uint64_t)pci_get32(r + 4) << 32;
+		a |= (uint64_t)get_le32(r + 4) << 32;
 	a &= ~(b->size - 1);
 	if (!pci_mem_place_ok(dev->bus, a, b->size, b->flags & PCI_BAR_MEM64))
 		return false;
@@ -588,7 +589,7 @@ static bool pci_bar_target(const struct pci_dev *dev, unsigned n, uint64_t *addr
 
 static bool pci_rom_target(const struct pci_dev *dev, uint64_t *addr)
 {
-	uint32_t r = pci_get32(dev->cfg + PCI_ROM_ADDRESS);
+	uint32_t r = get_le32(dev->cfg + PCI_ROM_ADDRESS);
 	uint64_t a;
 
 	if (!dev->rom_size || !(r & PCI_ROM_ENABLE) || !(pci_cmd(dev) & PCI_COMMAND_MEMORY))
@@ -800,17 +801,17 @@ void pci_dev_init(struct pci_dev *dev, const char *name, uint16_t vendor, uint16
 	snprintf(dev->name, sizeof(dev->name), "%s", name ? name : "pci");
 	dev->ops = ops;
 	dev->opaque = opaque;
-	pci_put16(dev->cfg + PCI_VENDOR_ID, vendor);
-	pci_put16(dev->cfg + PCI_DEVICE_ID, device);
+	put_le16(dev->cfg + PCI_VENDOR_ID, vendor);
+	put_le16(dev->cfg + PCI_DEVICE_ID, device);
 	dev->cfg[PCI_REVISION_ID] = revision;
 	dev->cfg[PCI_CLASS_PROG] = (uint8_t)class_code;
 	dev->cfg[PCI_CLASS_PROG + 1] = (uint8_t)(class_code >> 8);
 	dev->cfg[PCI_CLASS_PROG + 2] = (uint8_t)(class_code >> 16);
 	dev->cfg[PCI_HEADER_TYPE] = 0;
-	pci_put16(dev->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
+	put_le16(dev->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
 		  PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | PCI_COMMAND_SERR |
 		  PCI_COMMAND_INTX_DISABLE);
-	pci_put16(dev->w1cmask + PCI_STATUS, PCI_STATUS_W1C);
+	put_le16(dev->w1cmask + PCI_STATUS, PCI_STATUS_W1C);
 	dev->wmask[PCI_CACHE_LINE_SIZE] = 0xFF;
 	dev->wmask[PCI_INTERRUPT_LINE] = 0xFF;
 	dev->cap_next = PCI_CAP_START;
@@ -842,8 +843,8 @@ void pci_dev_set_subsystem(struct pci_dev *dev, uint16_t svid, uint16_t sid)
 	if (!dev || !dev->ready)
 		return;
 	pci_lock(dev);
-	pci_put16(dev->cfg + PCI_SUBSYSTEM_VENDOR_ID, svid);
-	pci_put16(dev->cfg + PCI_SUBSYSTEM_ID, sid);
+	put_le16(dev->cfg + PCI_SUBSYSTEM_VENDOR_ID, svid);
+	put_le16(dev->cfg + PCI_SUBSYSTEM_ID, sid);
 	pci_unlock(dev);
 }
 
@@ -921,16 +922,16 @@ int pci_dev_set_bar(struct pci_dev *dev, unsigned n, unsigned flags, uint64_t si
 		mask_lo = (uint32_t)~(size - 1) & ~0xFU;
 		mask_hi = (uint32_t)(~(size - 1) >> 32);
 	}
-	pci_put32(r, lowbits);
-	pci_put32(dev->wmask + PCI_BAR0 + 4 * n, mask_lo);
+	put_le32(r, lowbits);
+	put_le32(dev->wmask + PCI_BAR0 + 4 * n, mask_lo);
 	if (type == PCI_BAR_MEM64) {
 		struct pci_bar *hi = &dev->bars[n + 1];
 
 		memset(hi, 0, sizeof(*hi));
 		hi->dev = dev;
 		hi->flags = PCI_BAR_UPPER;
-		pci_put32(r + 4, 0);
-		pci_put32(dev->wmask + PCI_BAR0 + 4 * (n + 1), mask_hi);
+		put_le32(r + 4, 0);
+		put_le32(dev->wmask + PCI_BAR0 + 4 * (n + 1), mask_hi);
 	}
 	if (type == PCI_BAR_IO)
 		return 0;
@@ -1028,7 +1029,7 @@ int pci_dev_set_rom(struct pci_dev *dev, const void *data, size_t len)
 	dev->rom_size = size;
 	snprintf(name, sizeof(name), "%s-rom", dev->name);
 	mem_region_init_mmio(&dev->rom_mr, name, size, &pci_rom_ops, dev);
-	pci_put32(dev->wmask + PCI_ROM_ADDRESS,
+	put_le32(dev->wmask + PCI_ROM_ADDRESS,
 		  ((uint32_t)~(size - 1) & PCI_ROM_ADDR_MASK) | PCI_ROM_ENABLE);
 	return 0;
 }
@@ -1052,7 +1053,7 @@ int pci_dev_add_cap(struct pci_dev *dev, uint8_t id, unsigned size, unsigned *of
 		dev->cfg[PCI_CAPABILITY_LIST] = (uint8_t)o;
 	dev->cap_last = o;
 	dev->cap_next = o + size;
-	pci_put16(dev->cfg + PCI_STATUS, pci_get16(dev->cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
+	put_le16(dev->cfg + PCI_STATUS, get_le16(dev->cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
 	*off = o;
 	return 0;
 }
@@ -1071,10 +1072,10 @@ int pci_dev_add_ext_cap(struct pci_dev *dev, uint16_t id, uint8_t version, unsig
 	if (o + size > PCI_CFG_SIZE)
 		return -ENOSPC;
 	/* Header: ID 15:0, version 19:16, next 31:20 (0 ends the list). */
-	pci_put32(dev->cfg + o, id | ((uint32_t)version << 16));
+	put_le32(dev->cfg + o, id | ((uint32_t)version << 16));
 	if (dev->ext_last)
-		pci_put32(dev->cfg + dev->ext_last,
-			  pci_get32(dev->cfg + dev->ext_last) | ((uint32_t)o << 20));
+		put_le32(dev->cfg + dev->ext_last,
+			  get_le32(dev->cfg + dev->ext_last) | ((uint32_t)o << 20));
 	dev->ext_last = o;
 	dev->ext_next = o + size;
 	*off = o;

@@ -77,6 +77,7 @@
 #include <stdint.h>
 
 #include "common/access.h"
+#include "common/bytes.h"
 #include "common/compiler.h"
 #include "devices/iobus.h"
 #include "devices/irq.h"
@@ -171,32 +172,6 @@
 #define PCI_IO_LIMIT            0x10000ULL
 #define PCI_PHYS_BITS_DEFAULT   40
 #define PCI_ROM_MAX             (16 * MiB)
-
-/* Little-endian accessors for configuration bytes. */
-static inline uint16_t pci_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static inline uint32_t pci_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static inline void pci_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void pci_put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /*
  * The GSI of a bus-0 INTx: slot @slot (0..31), pin @pin0 (0 = INTA .. 3 =

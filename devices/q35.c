@@ -9,35 +9,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "devices/q35.h"
 
 #define Q35_PAM_REGS   7
 #define Q35_CONF_MASK  0x80FFFFFCU /* enable, bus, dev, fn, reg; 30:24 and 1:0 reserved */
-
-static void q35_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static uint64_t q35_get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void q35_put64(uint8_t *p, uint64_t v)
-{
-	unsigned i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* Power-on configuration space; PAM/SMRAM/ESMRAMC live in pc_mem, not here. */
 static void q35_cfg_defaults(struct q35_host *h)
@@ -46,14 +23,14 @@ static void q35_cfg_defaults(struct q35_host *h)
 	memset(h->wmask, 0, sizeof(h->wmask));
 	memset(h->wonce, 0, sizeof(h->wonce));
 
-	q35_put16(h->cfg + 0x00, Q35_VENDOR_ID);
-	q35_put16(h->cfg + 0x02, Q35_DEVICE_ID);
+	put_le16(h->cfg + 0x00, Q35_VENDOR_ID);
+	put_le16(h->cfg + 0x02, Q35_DEVICE_ID);
 	/* MAE and BME are hard-wired 1: the MCH always decodes memory and masters. */
-	q35_put16(h->cfg + Q35_PCICMD, 0x0006);
+	put_le16(h->cfg + Q35_PCICMD, 0x0006);
 	/* Only PERRE (bit 6) and SERRE (bit 8) are RW on the host bridge. */
-	q35_put16(h->wmask + Q35_PCICMD, 0x0140);
+	put_le16(h->wmask + Q35_PCICMD, 0x0140);
 	/* CLIST (capability at CAPPTR) and FB2B are hard-wired 1. */
-	q35_put16(h->cfg + Q35_PCISTS, 0x0090);
+	put_le16(h->cfg + Q35_PCISTS, 0x0090);
 	h->cfg[0x08] = 0x00;                /* RID: stepping dependent */
 	h->cfg[0x0B] = 0x06;                /* base class: bridge */
 	h->cfg[0x0A] = 0x00;                /* sub-class: host bridge */
@@ -68,13 +45,13 @@ static void q35_cfg_defaults(struct q35_host *h)
 	h->cfg[Q35_CAPID0 + 2] = 0x0C;
 	h->cfg[Q35_CAPID0 + 3] = 0x01;
 
-	q35_put64(h->cfg + Q35_PCIEXBAR, Q35_PCIEXBAR_DEFAULT);
-	q35_put64(h->wmask + Q35_PCIEXBAR, Q35_PCIEXBAR_WMASK);
+	put_le64(h->cfg + Q35_PCIEXBAR, Q35_PCIEXBAR_DEFAULT);
+	put_le64(h->wmask + Q35_PCIEXBAR, Q35_PCIEXBAR_WMASK);
 }
 
 static bool q35_bar_decode(const struct q35_host *h, uint64_t *base, uint64_t *size)
 {
-	uint64_t v = q35_get64(h->cfg + Q35_PCIEXBAR);
+	uint64_t v = get_le64(h->cfg + Q35_PCIEXBAR);
 	uint64_t sz;
 
 	switch ((v & Q35_PCIEXBAR_LEN_MASK) >> 1) {

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include "common/bytes.h"
 #include "common/errmsg.h"
 #include "common/log.h"
 #include "devices/virtio_blk.h"
@@ -72,37 +73,6 @@ static void vblk_drain_fd(int fd)
 
 	while (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
 		;
-}
-
-static uint32_t vblk_get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint64_t vblk_get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static void vblk_put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static void vblk_put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static void vblk_put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
 }
 
 /* ---- iovec helpers -------------------------------------------------------- */
@@ -270,7 +240,7 @@ static uint8_t vblk_parse_segs(struct virtio_blk *blk, struct virtio_blk_req *re
 		return VIRTIO_BLK_S_IOERR;
 	/* Flags first: an unsupported request is UNSUPP whatever its ranges. */
 	for (i = 0; i < n; i++) {
-		uint32_t flags = vblk_get32(raw + i * VIRTIO_BLK_SEG_SIZE + 12);
+		uint32_t flags = get_le32(raw + i * VIRTIO_BLK_SEG_SIZE + 12);
 
 		if ((flags & ~VIRTIO_BLK_WZ_F_UNMAP) || (discard && (flags & VIRTIO_BLK_WZ_F_UNMAP)))
 			return VIRTIO_BLK_S_UNSUPP;
@@ -278,9 +248,9 @@ static uint8_t vblk_parse_segs(struct virtio_blk *blk, struct virtio_blk_req *re
 	req->nseg = 0;
 	for (i = 0; i < n; i++) {
 		const uint8_t *p = raw + i * VIRTIO_BLK_SEG_SIZE;
-		uint64_t sector = vblk_get64(p);
-		uint32_t num = vblk_get32(p + 8);
-		uint32_t flags = vblk_get32(p + 12);
+		uint64_t sector = get_le64(p);
+		uint32_t num = get_le32(p + 8);
+		uint32_t flags = get_le32(p + 12);
 
 		if (num > max_sectors || sector > blk->capacity || num > blk->capacity - sector)
 			return VIRTIO_BLK_S_IOERR;
@@ -328,8 +298,8 @@ static int vblk_start(struct virtio_blk *blk, unsigned slot)
 		return vblk_done(req, VIRTIO_BLK_S_IOERR);
 	if (vblk_iov_to_buf(rd, nrd, 0, hdr, sizeof(hdr)) != sizeof(hdr))
 		return vblk_done(req, VIRTIO_BLK_S_IOERR);
-	req->type = vblk_get32(hdr);
-	sector = vblk_get64(hdr + 8);
+	req->type = get_le32(hdr);
+	sector = get_le64(hdr + 8);
 
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
@@ -695,18 +665,18 @@ static void vblk_build_config(struct virtio_blk *blk)
 	uint8_t *c = blk->config;
 
 	memset(c, 0, sizeof(blk->config));
-	vblk_put64(c + VIRTIO_BLK_CFG_CAPACITY, blk->capacity);
-	vblk_put32(c + VIRTIO_BLK_CFG_SIZE_MAX, VIRTIO_BLK_SIZE_MAX);
-	vblk_put32(c + VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_SEG_MAX);
-	vblk_put32(c + VIRTIO_BLK_CFG_BLK_SIZE, VIRTIO_BLK_SECTOR_SIZE);
-	vblk_put16(c + VIRTIO_BLK_CFG_NUM_QUEUES, 1);
+	put_le64(c + VIRTIO_BLK_CFG_CAPACITY, blk->capacity);
+	put_le32(c + VIRTIO_BLK_CFG_SIZE_MAX, VIRTIO_BLK_SIZE_MAX);
+	put_le32(c + VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_SEG_MAX);
+	put_le32(c + VIRTIO_BLK_CFG_BLK_SIZE, VIRTIO_BLK_SECTOR_SIZE);
+	put_le16(c + VIRTIO_BLK_CFG_NUM_QUEUES, 1);
 	if (blk->readonly)
 		return;
-	vblk_put32(c + VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS);
-	vblk_put32(c + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, VIRTIO_BLK_MAX_DISCARD_SEG);
-	vblk_put32(c + VIRTIO_BLK_CFG_DISCARD_ALIGN, VIRTIO_BLK_DISCARD_ALIGN);
-	vblk_put32(c + VIRTIO_BLK_CFG_MAX_WZ_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS);
-	vblk_put32(c + VIRTIO_BLK_CFG_MAX_WZ_SEG, VIRTIO_BLK_MAX_DISCARD_SEG);
+	put_le32(c + VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS);
+	put_le32(c + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, VIRTIO_BLK_MAX_DISCARD_SEG);
+	put_le32(c + VIRTIO_BLK_CFG_DISCARD_ALIGN, VIRTIO_BLK_DISCARD_ALIGN);
+	put_le32(c + VIRTIO_BLK_CFG_MAX_WZ_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS);
+	put_le32(c + VIRTIO_BLK_CFG_MAX_WZ_SEG, VIRTIO_BLK_MAX_DISCARD_SEG);
 	c[VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
 }
 

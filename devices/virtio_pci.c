@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "devices/virtio_pci.h"
 
@@ -437,8 +438,8 @@ static int vp_add_cap(struct virtio_pci *vp, uint8_t type, uint32_t off, uint32_
 	c[VIRTIO_PCI_CAP_CFG_TYPE] = type;
 	c[VIRTIO_PCI_CAP_BAR] = VIRTIO_PCI_BAR;
 	c[VIRTIO_PCI_CAP_ID] = 0;
-	pci_put32(c + VIRTIO_PCI_CAP_OFFSET, off);
-	pci_put32(c + VIRTIO_PCI_CAP_LENGTH, len);
+	put_le32(c + VIRTIO_PCI_CAP_OFFSET, off);
+	put_le32(c + VIRTIO_PCI_CAP_LENGTH, len);
 	return 0;
 }
 
@@ -499,7 +500,7 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev_ops *ops, voi
 			 ops->num_queues * VIRTIO_PCI_NOTIFY_MULT, VIRTIO_PCI_NOTIFY_CAP_SIZE, &at);
 	if (ret)
 		goto err_pci;
-	pci_put32(vp->pci.cfg + at + VIRTIO_PCI_CAP_NOTIFY_MULT, VIRTIO_PCI_NOTIFY_MULT);
+	put_le32(vp->pci.cfg + at + VIRTIO_PCI_CAP_NOTIFY_MULT, VIRTIO_PCI_NOTIFY_MULT);
 	vp->nvectors = ops->num_queues + 1;
 	ret = pci_msix_init(&vp->pci, vp->nvectors, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_TABLE_OFF,
 			    VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_PBA_OFF);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "devices/acpi_pm.h"
 #include "devices/cmos.h"
 #include "devices/debugport.h"
@@ -159,7 +160,7 @@ static void acpi_table_end(struct acpi_builder *ab, size_t start)
 		ab->err = -EINVAL;
 		return;
 	}
-	fw_put32(b->data + start + HDR_LENGTH_OFF, (uint32_t)(b->len - start));
+	put_le32(b->data + start + HDR_LENGTH_OFF, (uint32_t)(b->len - start));
 	loc = &t->locs[t->nr_locs++];
 	memcpy(loc->sig, b->data + start, 4);
 	loc->sig[4] = '\0';
@@ -285,7 +286,7 @@ static void acpi_gas_io8(uint8_t *p, uint16_t port)
 	p[1] = 8;                 /* bit width */
 	p[2] = 0;                 /* bit offset */
 	p[3] = GAS_ACCESS_BYTE;
-	fw_put64(p + 4, port);
+	put_le64(p + 4, port);
 }
 
 static size_t acpi_build_fadt(struct acpi_builder *ab, size_t dsdt)
@@ -295,10 +296,10 @@ static size_t acpi_build_fadt(struct acpi_builder *ab, size_t dsdt)
 
 	memset(f, 0, sizeof(f));
 	/* Pointers hold the DSDT's offset in "tables"; both forms, see acpi_build(). */
-	fw_put32(f + FADT_DSDT, (uint32_t)dsdt);
-	fw_put64(f + FADT_X_DSDT, dsdt);
-	fw_put16(f + FADT_IAPC_BOOT, IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_NO_VGA);
-	fw_put32(f + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON |
+	put_le32(f + FADT_DSDT, (uint32_t)dsdt);
+	put_le64(f + FADT_X_DSDT, dsdt);
+	put_le16(f + FADT_IAPC_BOOT, IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_NO_VGA);
+	put_le32(f + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON |
 				 FADT_F_RESET_REG | FADT_F_HW_REDUCED);
 	acpi_gas_io8(f + FADT_RESET_REG, DEBUGPORT_RCR_PORT);
 	f[FADT_RESET_VALUE] = ACPI_RESET_VALUE;
@@ -466,9 +467,9 @@ static void acpi_build_rsdp(struct acpi_builder *ab, size_t rsdt, size_t xsdt)
 	memcpy(r, "RSD PTR ", 8);
 	memcpy(r + RSDP_OEM_OFF, ACPI_OEM_ID, 6);
 	r[RSDP_REV_OFF] = 2;
-	fw_put32(r + RSDP_RSDT_OFF, (uint32_t)rsdt);
-	fw_put32(r + RSDP_LEN_OFF, ACPI_RSDP_LEN);
-	fw_put64(r + RSDP_XSDT_OFF, xsdt);
+	put_le32(r + RSDP_RSDT_OFF, (uint32_t)rsdt);
+	put_le32(r + RSDP_LEN_OFF, ACPI_RSDP_LEN);
+	put_le64(r + RSDP_XSDT_OFF, xsdt);
 	acpi_add_fixup(ab, ACPI_BLOB_RSDP, RSDP_RSDT_OFF, 4);
 	acpi_add_fixup(ab, ACPI_BLOB_RSDP, RSDP_XSDT_OFF, 8);
 	acpi_add_csum(t, ACPI_BLOB_RSDP, RSDP_CSUM_OFF, 0, RSDP_V1_LEN);
@@ -621,9 +622,9 @@ int acpi_place(struct acpi_tables *t, uint64_t tables_gpa, uint64_t rsdp_gpa)
 		uint8_t *p = acpi_blob(t, f->blob, &len) + f->offset;
 
 		if (f->size == 4)
-			fw_put32(p, (uint32_t)(fw_get32(p) + tables_gpa));
+			put_le32(p, (uint32_t)(get_le32(p) + tables_gpa));
 		else
-			fw_put64(p, fw_get64(p) + tables_gpa);
+			put_le64(p, get_le64(p) + tables_gpa);
 	}
 	acpi_checksum_all(t);
 	t->placed = true;
@@ -677,15 +678,15 @@ int acpi_loader(const struct acpi_tables *t, uint8_t **out, size_t *len)
 	c = buf;
 
 	/* The RSDP must sit in the F segment, where OSes scan for it. */
-	fw_put32(c, ACPI_LOADER_ALLOCATE);
+	put_le32(c, ACPI_LOADER_ALLOCATE);
 	acpi_loader_name(c + 4, ACPI_FILE_RSDP);
-	fw_put32(c + 4 + ACPI_LOADER_FILESZ, 16);
+	put_le32(c + 4 + ACPI_LOADER_FILESZ, 16);
 	c[4 + ACPI_LOADER_FILESZ + 4] = ACPI_LOADER_ZONE_FSEG;
 	c += ACPI_LOADER_CMD_SIZE;
 
-	fw_put32(c, ACPI_LOADER_ALLOCATE);
+	put_le32(c, ACPI_LOADER_ALLOCATE);
 	acpi_loader_name(c + 4, ACPI_FILE_TABLES);
-	fw_put32(c + 4 + ACPI_LOADER_FILESZ, 64);
+	put_le32(c + 4 + ACPI_LOADER_FILESZ, 64);
 	c[4 + ACPI_LOADER_FILESZ + 4] = ACPI_LOADER_ZONE_HIGH;
 	c += ACPI_LOADER_CMD_SIZE;
 
@@ -693,20 +694,20 @@ int acpi_loader(const struct acpi_tables *t, uint8_t **out, size_t *len)
 	for (i = 0; i < t->nr_fixups; i++, c += ACPI_LOADER_CMD_SIZE) {
 		const struct acpi_fixup *f = &t->fixups[i];
 
-		fw_put32(c, ACPI_LOADER_ADD_POINTER);
+		put_le32(c, ACPI_LOADER_ADD_POINTER);
 		acpi_loader_name(c + 4, file[f->blob]);
 		acpi_loader_name(c + 4 + ACPI_LOADER_FILESZ, ACPI_FILE_TABLES);
-		fw_put32(c + 4 + 2 * ACPI_LOADER_FILESZ, f->offset);
+		put_le32(c + 4 + 2 * ACPI_LOADER_FILESZ, f->offset);
 		c[4 + 2 * ACPI_LOADER_FILESZ + 4] = f->size;
 	}
 	for (i = 0; i < t->nr_csums; i++, c += ACPI_LOADER_CMD_SIZE) {
 		const struct acpi_csum *k = &t->csums[i];
 
-		fw_put32(c, ACPI_LOADER_ADD_CHECKSUM);
+		put_le32(c, ACPI_LOADER_ADD_CHECKSUM);
 		acpi_loader_name(c + 4, file[k->blob]);
-		fw_put32(c + 4 + ACPI_LOADER_FILESZ, k->offset);
-		fw_put32(c + 4 + ACPI_LOADER_FILESZ + 4, k->start);
-		fw_put32(c + 4 + ACPI_LOADER_FILESZ + 8, k->length);
+		put_le32(c + 4 + ACPI_LOADER_FILESZ, k->offset);
+		put_le32(c + 4 + ACPI_LOADER_FILESZ + 4, k->start);
+		put_le32(c + 4 + ACPI_LOADER_FILESZ + 8, k->length);
 	}
 	*out = buf;
 	*len = n * ACPI_LOADER_CMD_SIZE;

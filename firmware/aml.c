@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "firmware/aml.h"
 
 /* Resource descriptor tags (ACPI 6.5 section 6.4). */
@@ -90,8 +91,9 @@ void aml_u8(struct aml_buf *b, uint8_t v)
 
 void aml_u16(struct aml_buf *b, uint16_t v)
 {
-	uint8_t p[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+	uint8_t p[2];
 
+	put_le16(p, v);
 	aml_bytes(b, p, sizeof(p));
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/errmsg.h"
 #include "firmware/boot.h"
 #include "firmware/fw_internal.h"
@@ -206,8 +207,8 @@ int fw_write_gdt(struct mem_space *space, bool long_mode, struct fw_entry *entry
 	int ret;
 
 	/* 0x00 null, 0x08 unused: the boot protocol's __BOOT_CS/__BOOT_DS are 0x10/0x18. */
-	fw_put64(gdt + FW_SEL_CODE, code);
-	fw_put64(gdt + FW_SEL_DATA, FW_DESC_DATA);
+	put_le64(gdt + FW_SEL_CODE, code);
+	put_le64(gdt + FW_SEL_DATA, FW_DESC_DATA);
 	ret = mem_write(space, FW_GDT_GPA, gdt, sizeof(gdt));
 	if (ret)
 		return ret;
@@ -227,14 +228,14 @@ int fw_write_page_tables(struct mem_space *space)
 	int ret;
 
 	memset(page, 0, sizeof(page));
-	fw_put64(page, FW_PDPT_GPA | FW_PTE_P | FW_PTE_RW);
+	put_le64(page, FW_PDPT_GPA | FW_PTE_P | FW_PTE_RW);
 	ret = mem_write(space, FW_PML4_GPA, page, sizeof(page));
 	if (ret)
 		return ret;
 
 	memset(page, 0, sizeof(page));
 	for (i = 0; i < 4; i++)
-		fw_put64(page + i * 8, (FW_PD_GPA + i * 4096ULL) | FW_PTE_P | FW_PTE_RW);
+		put_le64(page + i * 8, (FW_PD_GPA + i * 4096ULL) | FW_PTE_P | FW_PTE_RW);
 	ret = mem_write(space, FW_PDPT_GPA, page, sizeof(page));
 	if (ret)
 		return ret;
@@ -243,7 +244,7 @@ int fw_write_page_tables(struct mem_space *space)
 		for (j = 0; j < 512; j++) {
 			uint64_t pa = ((uint64_t)i * 512 + j) * 2 * MiB;
 
-			fw_put64(page + j * 8, pa | FW_PTE_P | FW_PTE_RW | FW_PTE_PS);
+			put_le64(page + j * 8, pa | FW_PTE_P | FW_PTE_RW | FW_PTE_PS);
 		}
 		ret = mem_write(space, FW_PD_GPA + i * 4096ULL, page, sizeof(page));
 		if (ret)

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "firmware/boot.h"
 #include "firmware/fw_internal.h"
 
@@ -74,7 +75,7 @@ int fw_bzimage_parse(const uint8_t *img, size_t len, struct fw_bzimage_info *out
 	if (memcmp(img + BZ_HEADER, "HdrS", 4))
 		return fw_fail(err, errlen, -ENOEXEC, "bad bzImage magic (no \"HdrS\" at 0x202)");
 	memset(&i, 0, sizeof(i));
-	i.version = fw_get16(img + BZ_VERSION);
+	i.version = get_le16(img + BZ_VERSION);
 	if (i.version < BZ_MIN_VERSION)
 		return fw_fail(err, errlen, -ENOEXEC,
 			       "boot protocol %u.%02u is older than 2.12 (no 64-bit entry)",
@@ -83,16 +84,16 @@ int fw_bzimage_parse(const uint8_t *img, size_t len, struct fw_bzimage_info *out
 		return fw_fail(err, errlen, -EINVAL,
 			       "bzImage truncated: %zu bytes, the 2.12 setup header needs %u",
 			       len, BZ_FIELDS_END);
-	if (fw_get16(img + BZ_BOOT_FLAG) != 0xAA55)
+	if (get_le16(img + BZ_BOOT_FLAG) != 0xAA55)
 		return fw_fail(err, errlen, -ENOEXEC, "bad bzImage boot_flag 0x%04x (want 0xaa55)",
-			       fw_get16(img + BZ_BOOT_FLAG));
+			       get_le16(img + BZ_BOOT_FLAG));
 	/* The jump at 0x200 skips exactly the header: its byte tells the header's length. */
 	i.hdr_end = BZ_HEADER + img[BZ_JUMP + 1];
 	if (i.hdr_end < BZ_FIELDS_END)
 		return fw_fail(err, errlen, -EINVAL,
 			       "setup header ends at 0x%x, before init_size (0x%x)",
 			       i.hdr_end, BZ_FIELDS_END);
-	i.xloadflags = fw_get16(img + BZ_XLOADFLAGS);
+	i.xloadflags = get_le16(img + BZ_XLOADFLAGS);
 	if (!(i.xloadflags & XLF_KERNEL_64))
 		return fw_fail(err, errlen, -ENOEXEC,
 			       "bzImage has no 64-bit entry point (XLF_KERNEL_64 clear)");
@@ -111,7 +112,7 @@ int fw_bzimage_parse(const uint8_t *img, size_t len, struct fw_bzimage_info *out
 	 * syssize is the only length the image declares for its own kernel:
 	 * the file may carry more (Debian appends a signature), never less.
 	 */
-	i.syssize = fw_get32(img + BZ_SYSSIZE);
+	i.syssize = get_le32(img + BZ_SYSSIZE);
 	if (!i.syssize)
 		return fw_fail(err, errlen, -EINVAL, "bzImage has syssize 0");
 	if ((uint64_t)i.syssize * 16 > i.pm_size)
@@ -119,12 +120,12 @@ int fw_bzimage_parse(const uint8_t *img, size_t len, struct fw_bzimage_info *out
 			       "bzImage truncated: syssize says %" PRIu64 " bytes of kernel, "
 			       "the file has %u", (uint64_t)i.syssize * 16, i.pm_size);
 
-	i.initrd_addr_max = fw_get32(img + BZ_INITRD_ADDR_MAX);
-	i.kernel_alignment = fw_get32(img + BZ_KERNEL_ALIGNMENT);
+	i.initrd_addr_max = get_le32(img + BZ_INITRD_ADDR_MAX);
+	i.kernel_alignment = get_le32(img + BZ_KERNEL_ALIGNMENT);
 	i.relocatable = img[BZ_RELOCATABLE] != 0;
-	i.cmdline_size = fw_get32(img + BZ_CMDLINE_SIZE);
-	i.pref_address = fw_get64(img + BZ_PREF_ADDRESS);
-	i.init_size = fw_get32(img + BZ_INIT_SIZE);
+	i.cmdline_size = get_le32(img + BZ_CMDLINE_SIZE);
+	i.pref_address = get_le64(img + BZ_PREF_ADDRESS);
+	i.init_size = get_le32(img + BZ_INIT_SIZE);
 	if (i.relocatable && (!i.kernel_alignment ||
 			      (i.kernel_alignment & (i.kernel_alignment - 1))))
 		return fw_fail(err, errlen, -EINVAL,
@@ -202,21 +203,21 @@ static void bz_build_zero_page(uint8_t *zp, const struct fw_linux_cfg *cfg,
 	memcpy(zp + BZ_SETUP_SECTS, cfg->kernel + BZ_SETUP_SECTS, hdr_end - BZ_SETUP_SECTS);
 	zp[BZ_TYPE_OF_LOADER] = BZ_LOADER_UNDEFINED;
 	zp[BZ_LOADFLAGS] |= CAN_USE_HEAP | LOADED_HIGH;
-	fw_put16(zp + BZ_HEAP_END_PTR, BZ_HEAP_END);
-	fw_put32(zp + BZ_CMD_LINE_PTR, (uint32_t)FW_CMDLINE_GPA);
-	fw_put32(zp + BZ_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
-	fw_put32(zp + BZ_RAMDISK_SIZE, (uint32_t)cfg->initrd_len);
+	put_le16(zp + BZ_HEAP_END_PTR, BZ_HEAP_END);
+	put_le32(zp + BZ_CMD_LINE_PTR, (uint32_t)FW_CMDLINE_GPA);
+	put_le32(zp + BZ_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
+	put_le32(zp + BZ_RAMDISK_SIZE, (uint32_t)cfg->initrd_len);
 	/* 0 (no tables) makes the kernel search for an RSDP itself */
-	fw_put64(zp + ZP_ACPI_RSDP_ADDR, cfg->rsdp_gpa);
+	put_le64(zp + ZP_ACPI_RSDP_ADDR, cfg->rsdp_gpa);
 	if (cfg->dtb_len)
-		fw_put64(zp + BZ_SETUP_DATA, FW_SETUP_DATA_GPA);
+		put_le64(zp + BZ_SETUP_DATA, FW_SETUP_DATA_GPA);
 
 	for (n = 0; n < l->nr_e820 && n < ARRAY_SIZE(l->e820) && n < ZP_E820_MAX; n++) {
 		uint8_t *e = zp + ZP_E820_TABLE + n * ZP_E820_ENTRY_SIZE;
 
-		fw_put64(e, l->e820[n].addr);
-		fw_put64(e + 8, l->e820[n].size);
-		fw_put32(e + 16, l->e820[n].type);
+		put_le64(e, l->e820[n].addr);
+		put_le64(e + 8, l->e820[n].size);
+		put_le32(e + 16, l->e820[n].type);
 	}
 	zp[ZP_E820_ENTRIES] = (uint8_t)n;
 }
@@ -227,9 +228,9 @@ static int bz_write_setup_dtb(const struct fw_linux_cfg *cfg)
 	uint8_t hdr[16];
 	int ret;
 
-	fw_put64(hdr, 0);
-	fw_put32(hdr + 8, FW_SETUP_DTB);
-	fw_put32(hdr + 12, (uint32_t)cfg->dtb_len);
+	put_le64(hdr, 0);
+	put_le32(hdr + 8, FW_SETUP_DTB);
+	put_le32(hdr + 12, (uint32_t)cfg->dtb_len);
 	ret = mem_write(cfg->space, FW_SETUP_DATA_GPA, hdr, sizeof(hdr));
 	return ret ?: mem_write(cfg->space, FW_SETUP_DATA_GPA + sizeof(hdr), cfg->dtb, cfg->dtb_len);
 }

@@ -9,42 +9,9 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "common/bytes.h"
 #include "common/compiler.h"
 #include "firmware/boot.h"
-
-static inline uint16_t fw_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static inline uint32_t fw_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static inline uint64_t fw_get64(const uint8_t *p)
-{
-	return (uint64_t)fw_get32(p) | ((uint64_t)fw_get32(p + 4) << 32);
-}
-
-static inline void fw_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void fw_put32(uint8_t *p, uint32_t v)
-{
-	fw_put16(p, (uint16_t)v);
-	fw_put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static inline void fw_put64(uint8_t *p, uint64_t v)
-{
-	fw_put32(p, (uint32_t)v);
-	fw_put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* snprintf into @err when there is room; returns @ret so callers can `return fw_fail(...)`. */
 int fw_fail(char *err, size_t errlen, int ret, const char *fmt, ...) PRINTF_FMT(4, 5);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "firmware/fw_internal.h"
 #include "firmware/linuxboot.h"
 
@@ -140,13 +141,13 @@ static int lb_plan(const struct pc_layout *l, const uint8_t *kernel, size_t klen
 /* The image's setup sectors with the loader's fields filled in. */
 static void lb_patch_setup(uint8_t *setup, const struct lb_plan *p, size_t ilen)
 {
-	fw_put16(setup + LB_VID_MODE, LB_VID_NORMAL);
+	put_le16(setup + LB_VID_MODE, LB_VID_NORMAL);
 	setup[LB_TYPE_OF_LOADER] = FW_LB_LOADER_TYPE;
 	setup[LB_LOADFLAGS] |= LB_CAN_USE_HEAP;
-	fw_put16(setup + LB_HEAP_END_PTR, (uint16_t)FW_LB_HEAP_END_PTR);
-	fw_put32(setup + LB_CMD_LINE_PTR, (uint32_t)FW_LB_CMDLINE_GPA);
-	fw_put32(setup + LB_RAMDISK_IMAGE, (uint32_t)p->initrd_gpa);
-	fw_put32(setup + LB_RAMDISK_SIZE, (uint32_t)ilen);
+	put_le16(setup + LB_HEAP_END_PTR, (uint16_t)FW_LB_HEAP_END_PTR);
+	put_le32(setup + LB_CMD_LINE_PTR, (uint32_t)FW_LB_CMDLINE_GPA);
+	put_le32(setup + LB_RAMDISK_IMAGE, (uint32_t)p->initrd_gpa);
+	put_le32(setup + LB_RAMDISK_SIZE, (uint32_t)ilen);
 }
 
 int fw_linuxboot_setup(struct fw_cfg *fw, const struct pc_layout *l, const uint8_t *kernel,

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "firmware/boot.h"
 #include "firmware/fw_internal.h"
 
@@ -68,7 +69,7 @@ static uint8_t *mp_int_entry(uint8_t *p, uint8_t type, uint8_t irqtype, uint8_t 
 {
 	p[0] = type;
 	p[1] = irqtype;
-	fw_put16(p + 2, MP_FLAGS_CONFORM);
+	put_le16(p + 2, MP_FLAGS_CONFORM);
 	p[4] = MP_ISA_BUS_ID;
 	p[5] = src_irq;
 	p[6] = dst_id;
@@ -104,8 +105,8 @@ int fw_mptable_write(struct mem_space *space, uint64_t gpa, unsigned ncpus)
 		p[1] = (uint8_t)i;
 		p[2] = MP_LAPIC_VERSION;
 		p[3] = MP_CPU_EN | (i == 0 ? MP_CPU_BP : 0);
-		fw_put32(p + 4, MP_CPU_SIGNATURE);
-		fw_put32(p + 8, MP_CPU_FEATURES);
+		put_le32(p + 4, MP_CPU_SIGNATURE);
+		put_le32(p + 8, MP_CPU_FEATURES);
 		p += MP_CPU_SIZE;
 	}
 	p[0] = MP_ENT_BUS;
@@ -118,7 +119,7 @@ int fw_mptable_write(struct mem_space *space, uint64_t gpa, unsigned ncpus)
 	p[1] = ioapic_id;
 	p[2] = MP_IOAPIC_VERSION;
 	p[3] = MP_IOAPIC_EN;
-	fw_put32(p + 4, (uint32_t)PC_IOAPIC_BASE);
+	put_le32(p + 4, (uint32_t)PC_IOAPIC_BASE);
 	p += MP_ENTRY_SIZE;
 	count++;
 
@@ -134,16 +135,16 @@ int fw_mptable_write(struct mem_space *space, uint64_t gpa, unsigned ncpus)
 	count += 2;
 
 	memcpy(hdr, "PCMP", 4);
-	fw_put16(hdr + 4, (uint16_t)(p - hdr));   /* base table length */
+	put_le16(hdr + 4, (uint16_t)(p - hdr));   /* base table length */
 	hdr[6] = MP_SPEC_REV;
 	memcpy(hdr + 8, "VMM     ", 8);           /* OEM id */
 	memcpy(hdr + 16, "VMM-PC      ", 12);     /* product id */
-	fw_put16(hdr + 34, (uint16_t)count);
-	fw_put32(hdr + 36, (uint32_t)PC_LAPIC_BASE);
+	put_le16(hdr + 34, (uint16_t)count);
+	put_le32(hdr + 36, (uint32_t)PC_LAPIC_BASE);
 	hdr[7] = mp_checksum(hdr, (size_t)(p - hdr));
 
 	memcpy(fps, "_MP_", 4);
-	fw_put32(fps + 4, (uint32_t)(gpa + MP_FPS_SIZE));
+	put_le32(fps + 4, (uint32_t)(gpa + MP_FPS_SIZE));
 	fps[8] = 1;                               /* length in 16-byte units */
 	fps[9] = MP_SPEC_REV;
 	/* feature bytes 0: a configuration table is present, virtual-wire mode (no IMCR) */
@@ -156,6 +157,6 @@ int fw_mptable_write(struct mem_space *space, uint64_t gpa, unsigned ncpus)
 	/* A segment reaches only the first MiB: a table above it is found some other way. */
 	if (gpa >= PC_HIGH_START)
 		return 0;
-	fw_put16(bda, (uint16_t)(gpa >> 4));
+	put_le16(bda, (uint16_t)(gpa >> 4));
 	return mem_write(space, BDA_EBDA_SEG, bda, sizeof(bda));
 }

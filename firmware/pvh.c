@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "firmware/boot.h"
 #include "firmware/fw_internal.h"
 
@@ -47,19 +48,19 @@ static void elf_read_phdr(const struct elf_ctx *c, unsigned idx, struct elf_seg 
 {
 	const uint8_t *p = c->img + c->phoff + (uint64_t)idx * c->phentsize;
 
-	s->type = fw_get32(p);
+	s->type = get_le32(p);
 	if (c->is64) {
-		s->offset = fw_get64(p + 8);
-		s->paddr = fw_get64(p + 24);
-		s->filesz = fw_get64(p + 32);
-		s->memsz = fw_get64(p + 40);
-		s->align = fw_get64(p + 48);
+		s->offset = get_le64(p + 8);
+		s->paddr = get_le64(p + 24);
+		s->filesz = get_le64(p + 32);
+		s->memsz = get_le64(p + 40);
+		s->align = get_le64(p + 48);
 	} else {
-		s->offset = fw_get32(p + 4);
-		s->paddr = fw_get32(p + 12);
-		s->filesz = fw_get32(p + 16);
-		s->memsz = fw_get32(p + 20);
-		s->align = fw_get32(p + 28);
+		s->offset = get_le32(p + 4);
+		s->paddr = get_le32(p + 12);
+		s->filesz = get_le32(p + 16);
+		s->memsz = get_le32(p + 20);
+		s->align = get_le32(p + 28);
 	}
 }
 
@@ -69,15 +70,15 @@ static void elf_read_shdr(const struct elf_ctx *c, unsigned idx, struct elf_seg 
 	const uint8_t *p = c->img + c->shoff + (uint64_t)idx * c->shentsize;
 
 	memset(s, 0, sizeof(*s));
-	s->type = fw_get32(p + 4);
+	s->type = get_le32(p + 4);
 	if (c->is64) {
-		s->offset = fw_get64(p + 24);
-		s->filesz = fw_get64(p + 32);
-		s->align = fw_get64(p + 48);
+		s->offset = get_le64(p + 24);
+		s->filesz = get_le64(p + 32);
+		s->align = get_le64(p + 48);
 	} else {
-		s->offset = fw_get32(p + 16);
-		s->filesz = fw_get32(p + 20);
-		s->align = fw_get32(p + 32);
+		s->offset = get_le32(p + 16);
+		s->filesz = get_le32(p + 20);
+		s->align = get_le32(p + 32);
 	}
 }
 
@@ -104,27 +105,27 @@ static int elf_read_header(const uint8_t *img, size_t len, struct elf_ctx *c, ch
 	if (len < ehsize)
 		return fw_fail(err, errlen, -EINVAL,
 			       "ELF truncated: %zu bytes, the header alone is %u", len, ehsize);
-	if (fw_get16(img + 16) != ET_EXEC)
+	if (get_le16(img + 16) != ET_EXEC)
 		return fw_fail(err, errlen, -ENOEXEC, "ELF type %u is not an executable",
-			       fw_get16(img + 16));
-	machine = fw_get16(img + 18);
+			       get_le16(img + 16));
+	machine = get_le16(img + 18);
 	if ((c->is64 && machine != EM_X86_64) || (!c->is64 && machine != EM_386))
 		return fw_fail(err, errlen, -ENOEXEC, "ELF machine %u is not x86", machine);
 
 	if (c->is64) {
-		c->phoff = fw_get64(img + 32);
-		c->shoff = fw_get64(img + 40);
-		c->phentsize = fw_get16(img + 54);
-		c->phnum = fw_get16(img + 56);
-		c->shentsize = fw_get16(img + 58);
-		c->shnum = fw_get16(img + 60);
+		c->phoff = get_le64(img + 32);
+		c->shoff = get_le64(img + 40);
+		c->phentsize = get_le16(img + 54);
+		c->phnum = get_le16(img + 56);
+		c->shentsize = get_le16(img + 58);
+		c->shnum = get_le16(img + 60);
 	} else {
-		c->phoff = fw_get32(img + 28);
-		c->shoff = fw_get32(img + 32);
-		c->phentsize = fw_get16(img + 42);
-		c->phnum = fw_get16(img + 44);
-		c->shentsize = fw_get16(img + 46);
-		c->shnum = fw_get16(img + 48);
+		c->phoff = get_le32(img + 28);
+		c->shoff = get_le32(img + 32);
+		c->phentsize = get_le16(img + 42);
+		c->phnum = get_le16(img + 44);
+		c->shentsize = get_le16(img + 46);
+		c->shnum = get_le16(img + 48);
 	}
 	want_ph = c->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	want_sh = c->is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
@@ -176,8 +177,8 @@ static int elf_scan_notes(const struct elf_ctx *c, uint64_t off, uint64_t size, 
 	align = align == 8 ? 8 : 4;
 	p = c->img + off;
 	while (size - pos >= 12) {
-		uint64_t namesz = fw_get32(p + pos), descsz = fw_get32(p + pos + 4);
-		uint32_t type = fw_get32(p + pos + 8);
+		uint64_t namesz = get_le32(p + pos), descsz = get_le32(p + pos + 4);
+		uint32_t type = get_le32(p + pos + 8);
 		uint64_t name_off = pos + 12;
 		uint64_t desc_off = name_off + align_up(namesz, align);
 
@@ -188,9 +189,9 @@ static int elf_scan_notes(const struct elf_ctx *c, uint64_t off, uint64_t size, 
 		if (namesz == 4 && !memcmp(p + name_off, "Xen", 4) &&
 		    type == XEN_ELFNOTE_PHYS32_ENTRY) {
 			if (descsz == 4)
-				*entry = fw_get32(p + desc_off);
+				*entry = get_le32(p + desc_off);
 			else if (descsz == 8)
-				*entry = fw_get64(p + desc_off);
+				*entry = get_le64(p + desc_off);
 			else
 				return fw_fail(err, errlen, -EINVAL,
 					       "PVH entry note has descsz %" PRIu64 " (want 4 or 8)",
@@ -319,27 +320,27 @@ static void pvh_build_start_info(uint8_t *buf, size_t buflen, const struct fw_li
 	unsigned n;
 
 	memset(buf, 0, buflen);
-	fw_put32(si + 0, HVM_START_MAGIC);
-	fw_put32(si + 4, HVM_START_VERSION);
-	fw_put32(si + 8, 0);                          /* flags */
-	fw_put32(si + 12, cfg->initrd_len ? 1 : 0);   /* nr_modules */
-	fw_put64(si + 16, cfg->initrd_len ? FW_MODLIST_GPA : 0);
-	fw_put64(si + 24, FW_CMDLINE_GPA);
-	fw_put64(si + 32, cfg->rsdp_gpa);             /* rsdp_paddr; 0: none */
-	fw_put64(si + 40, FW_MEMMAP_GPA);
-	fw_put32(si + 48, l->nr_e820);
+	put_le32(si + 0, HVM_START_MAGIC);
+	put_le32(si + 4, HVM_START_VERSION);
+	put_le32(si + 8, 0);                          /* flags */
+	put_le32(si + 12, cfg->initrd_len ? 1 : 0);   /* nr_modules */
+	put_le64(si + 16, cfg->initrd_len ? FW_MODLIST_GPA : 0);
+	put_le64(si + 24, FW_CMDLINE_GPA);
+	put_le64(si + 32, cfg->rsdp_gpa);             /* rsdp_paddr; 0: none */
+	put_le64(si + 40, FW_MEMMAP_GPA);
+	put_le32(si + 48, l->nr_e820);
 
 	if (cfg->initrd_len) {
-		fw_put64(mod + 0, initrd_gpa);
-		fw_put64(mod + 8, cfg->initrd_len);
+		put_le64(mod + 0, initrd_gpa);
+		put_le64(mod + 8, cfg->initrd_len);
 		/* cmdline_paddr and reserved stay 0: the initrd takes no arguments */
 	}
 	for (n = 0; n < l->nr_e820 && n < ARRAY_SIZE(l->e820); n++) {
 		uint8_t *e = mm + n * HVM_MEMMAP_ENTRY_SIZE;
 
-		fw_put64(e + 0, l->e820[n].addr);
-		fw_put64(e + 8, l->e820[n].size);
-		fw_put32(e + 16, l->e820[n].type);
+		put_le64(e + 0, l->e820[n].addr);
+		put_le64(e + 8, l->e820[n].size);
+		put_le32(e + 16, l->e820[n].type);
 	}
 }
 

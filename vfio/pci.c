@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "vfio/pci.h"
 
@@ -168,7 +169,7 @@ static void vfio_pci_irq_off(struct vfio_pci *vp)
 /* MSI vectors the guest enabled (as the core counts them). Bus lock held. */
 static unsigned vfio_pci_msi_nvec(const struct vfio_pci *vp)
 {
-	uint16_t ctrl = pci_get16(vp->dev.cfg + vp->dev.msi.cap + PCI_MSI_FLAGS);
+	uint16_t ctrl = get_le16(vp->dev.cfg + vp->dev.msi.cap + PCI_MSI_FLAGS);
 	unsigned mme = (ctrl & PCI_MSI_FLAGS_QSIZE) >> 4;
 
 	if (mme > 5 || (1u << mme) > vp->dev.msi.nr)
@@ -549,7 +550,7 @@ static int vfio_pci_setup_bars(struct vfio_pci *vp)
 	int ret;
 
 	for (n = 0; n < PCI_NUM_BARS; n++) {
-		uint32_t raw = pci_get32(vp->devcfg + PCI_BAR0 + 4 * n);
+		uint32_t raw = get_le32(vp->devcfg + PCI_BAR0 + 4 * n);
 		struct vfio_pci_bar *b = &vp->bars[n];
 		unsigned flags;
 		uint64_t size;
@@ -655,7 +656,7 @@ static unsigned vfio_pci_walk_caps(struct vfio_pci *vp, struct vfio_pci_cap *cap
 	bool seen[PCI_CFG_LEGACY_SIZE] = { false };
 	unsigned nr = 0, p;
 
-	if (!(pci_get16(vp->devcfg + PCI_STATUS) & PCI_STATUS_CAP_LIST))
+	if (!(get_le16(vp->devcfg + PCI_STATUS) & PCI_STATUS_CAP_LIST))
 		return 0;
 	p = vp->devcfg[PCI_CAPABILITY_LIST] & ~3u;
 	while (p >= PCI_CAP_START && p <= PCI_CFG_LEGACY_SIZE - 4 && !seen[p] &&
@@ -753,12 +754,12 @@ static void vfio_pci_scan_caps(struct vfio_pci *vp, struct vfio_pci_cap *caps, u
 
 		switch (c->id) {
 		case PCI_CAP_ID_MSIX: {
-			uint32_t t = pci_get32(p + PCI_MSIX_TABLE), b = pci_get32(p + PCI_MSIX_PBA);
+			uint32_t t = get_le32(p + PCI_MSIX_TABLE), b = get_le32(p + PCI_MSIX_PBA);
 
 			if (vp->msix_nr || room < PCI_MSIX_CAP_SIZE)
 				break;
 			cnt = vfio_pci_irq_count(vp, VFIO_DEV_IRQ_MSIX);
-			vp->msix_nr = (pci_get16(p + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_QSIZE) + 1u;
+			vp->msix_nr = (get_le16(p + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_QSIZE) + 1u;
 			if (cnt < vp->msix_nr)
 				vp->msix_nr = cnt;
 			vp->msix_table_bar = t & 7;
@@ -775,7 +776,7 @@ static void vfio_pci_scan_caps(struct vfio_pci *vp, struct vfio_pci_cap *caps, u
 			if (vp->msi_nr)
 				break;
 			cnt = vfio_pci_irq_count(vp, VFIO_DEV_IRQ_MSI);
-			vp->msi_nr = 1u << ((pci_get16(p + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_QMASK) >> 1);
+			vp->msi_nr = 1u << ((get_le16(p + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_QMASK) >> 1);
 			if (vp->msi_nr > PCI_MSI_MAX_VECTORS)
 				vp->msi_nr = PCI_MSI_MAX_VECTORS;
 			while (vp->msi_nr > cnt && vp->msi_nr)
@@ -791,7 +792,7 @@ static void vfio_pci_scan_caps(struct vfio_pci *vp, struct vfio_pci_cap *caps, u
 		case PCI_CAP_ID_EXP:
 			if (vp->pcie_cap)
 				break;
-			c->len = (pci_get16(p + VFIO_PCI_EXP_FLAGS) & 0xF) >= 2 ?
+			c->len = (get_le16(p + VFIO_PCI_EXP_FLAGS) & 0xF) >= 2 ?
 				 VFIO_PCI_EXP_V2_SIZE : VFIO_PCI_EXP_V1_SIZE;
 			if (c->len <= room) {
 				c->keep = true;
@@ -836,7 +837,7 @@ static int vfio_pci_setup_caps(struct vfio_pci *vp, struct vfio_pci_cap *caps, u
 			vfio_pci_mark(vp, c->off + VFIO_PCI_PM_CTRL, 2, VFIO_PCI_CFG_PT_RW);
 			break;
 		case PCI_CAP_ID_EXP: {
-			uint16_t fl = pci_get16(vp->devcfg + c->off + VFIO_PCI_EXP_FLAGS);
+			uint16_t fl = get_le16(vp->devcfg + c->off + VFIO_PCI_EXP_FLAGS);
 			unsigned type = (fl >> 4) & 0xF;
 
 			vfio_pci_mark(vp, c->off + VFIO_PCI_EXP_DEVCTL, 2, VFIO_PCI_CFG_PT_RW);
@@ -846,7 +847,7 @@ static int vfio_pci_setup_caps(struct vfio_pci *vp, struct vfio_pci_cap *caps, u
 			if (type == VFIO_PCI_EXP_TYPE_EP || type == VFIO_PCI_EXP_TYPE_LEG) {
 				/* On bus 0 it is an integrated endpoint: no link (QEMU does the same). */
 				fl = (uint16_t)((fl & ~0xF0u) | (VFIO_PCI_EXP_TYPE_RCIEP << 4));
-				pci_put16(cfg + c->off + VFIO_PCI_EXP_FLAGS, fl);
+				put_le16(cfg + c->off + VFIO_PCI_EXP_FLAGS, fl);
 				vfio_pci_mark(vp, c->off + VFIO_PCI_EXP_FLAGS, 2, VFIO_PCI_CFG_EMU);
 				vfio_pci_mark(vp, c->off + VFIO_PCI_EXP_LNKCAP, 8, VFIO_PCI_CFG_EMU);
 				if (c->len >= VFIO_PCI_EXP_V2_SIZE)
@@ -901,10 +902,10 @@ static int vfio_pci_setup_caps(struct vfio_pci *vp, struct vfio_pci_cap *caps, u
 	}
 	if (no) {
 		cfg[prev + 1] = 0;
-		pci_put16(cfg + PCI_STATUS, pci_get16(cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
+		put_le16(cfg + PCI_STATUS, get_le16(cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
 	} else {
 		cfg[PCI_CAPABILITY_LIST] = 0;
-		pci_put16(cfg + PCI_STATUS, pci_get16(cfg + PCI_STATUS) & ~PCI_STATUS_CAP_LIST);
+		put_le16(cfg + PCI_STATUS, get_le16(cfg + PCI_STATUS) & ~PCI_STATUS_CAP_LIST);
 	}
 	return 0;
 }
@@ -981,18 +982,18 @@ int vfio_pci_init(struct vfio_pci *vp, const struct vfio_dev_io *io,
 				cr.size < PCI_CFG_LEGACY_SIZE ? cr.size : PCI_CFG_LEGACY_SIZE);
 	if (ret)
 		return ret;
-	if (pci_get16(vp->devcfg + PCI_VENDOR_ID) == 0xFFFF)
+	if (get_le16(vp->devcfg + PCI_VENDOR_ID) == 0xFFFF)
 		return -ENODEV;
 	if ((vp->devcfg[PCI_HEADER_TYPE] & 0x7F) != 0)
 		return -ENOTSUP; /* bridges are not passed through */
 
-	pci_dev_init(&vp->dev, vp->name, pci_get16(vp->devcfg + PCI_VENDOR_ID),
-		     pci_get16(vp->devcfg + PCI_DEVICE_ID),
-		     pci_get32(vp->devcfg + PCI_REVISION_ID) >> 8, vp->devcfg[PCI_REVISION_ID],
+	pci_dev_init(&vp->dev, vp->name, get_le16(vp->devcfg + PCI_VENDOR_ID),
+		     get_le16(vp->devcfg + PCI_DEVICE_ID),
+		     get_le32(vp->devcfg + PCI_REVISION_ID) >> 8, vp->devcfg[PCI_REVISION_ID],
 		     &vfio_pci_dev_ops, vp);
 	vp->ready = true; /* from here vfio_pci_destroy has something to undo */
-	pci_dev_set_subsystem(&vp->dev, pci_get16(vp->devcfg + PCI_SUBSYSTEM_VENDOR_ID),
-			      pci_get16(vp->devcfg + PCI_SUBSYSTEM_ID));
+	pci_dev_set_subsystem(&vp->dev, get_le16(vp->devcfg + PCI_SUBSYSTEM_VENDOR_ID),
+			      get_le16(vp->devcfg + PCI_SUBSYSTEM_ID));
 
 	ncaps = vfio_pci_walk_caps(vp, caps);
 	vfio_pci_scan_caps(vp, caps, ncaps);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "firmware/acpi.h"
@@ -15,14 +16,6 @@
 #include "vmm/vm.h"
 
 #define FW_E820_ENTRY 20   /* QEMU's struct e820_entry: le64 address, le64 length, le32 type */
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /*
  * etc/e820 as QEMU gives it to SeaBIOS: RAM from 0 to the top of low memory
@@ -37,9 +30,9 @@ static int vm_fw_e820(struct vm *vm)
 	unsigned n = 0;
 
 #define E820(a, s, t) do { \
-		put_le(buf + n * FW_E820_ENTRY, (a), 8); \
-		put_le(buf + n * FW_E820_ENTRY + 8, (s), 8); \
-		put_le(buf + n * FW_E820_ENTRY + 16, (t), 4); \
+		put_le64(buf + n * FW_E820_ENTRY, (a)); \
+		put_le64(buf + n * FW_E820_ENTRY + 8, (s)); \
+		put_le32(buf + n * FW_E820_ENTRY + 16, (t)); \
 		n++; \
 	} while (0)
 	E820(0, l->below_4g, E820_RAM);

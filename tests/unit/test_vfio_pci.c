@@ -15,6 +15,7 @@
 
 #include <linux/vfio.h>
 
+#include "common/bytes.h"
 #include "devices/iobus.h"
 #include "devices/pci.h"
 #include "memory/memory.h"
@@ -255,31 +256,31 @@ static void fake_init(struct fake *f)
 
 	memset(f, 0, sizeof(*f));
 	f->active = -1;
-	pci_put16(c + PCI_VENDOR_ID, 0x8086);
-	pci_put16(c + PCI_DEVICE_ID, 0x10D3);
-	pci_put16(c + PCI_STATUS, PCI_STATUS_CAP_LIST);
-	pci_put32(c + PCI_REVISION_ID, 0x02000003);
-	pci_put32(c + PCI_BAR0, 0xFEB00004);          /* 64-bit, the host's address */
-	pci_put32(c + PCI_BAR0 + 4, 0);
-	pci_put32(c + PCI_BAR0 + 8, 0xFEBF0000);      /* 32-bit */
-	pci_put32(c + PCI_BAR0 + 16, 0xE001);         /* I/O */
-	pci_put16(c + PCI_SUBSYSTEM_VENDOR_ID, 0x1AF4);
-	pci_put16(c + PCI_SUBSYSTEM_ID, 0x1100);
+	put_le16(c + PCI_VENDOR_ID, 0x8086);
+	put_le16(c + PCI_DEVICE_ID, 0x10D3);
+	put_le16(c + PCI_STATUS, PCI_STATUS_CAP_LIST);
+	put_le32(c + PCI_REVISION_ID, 0x02000003);
+	put_le32(c + PCI_BAR0, 0xFEB00004);          /* 64-bit, the host's address */
+	put_le32(c + PCI_BAR0 + 4, 0);
+	put_le32(c + PCI_BAR0 + 8, 0xFEBF0000);      /* 32-bit */
+	put_le32(c + PCI_BAR0 + 16, 0xE001);         /* I/O */
+	put_le16(c + PCI_SUBSYSTEM_VENDOR_ID, 0x1AF4);
+	put_le16(c + PCI_SUBSYSTEM_ID, 0x1100);
 	c[PCI_CAPABILITY_LIST] = CAP_PM;
 	c[PCI_INTERRUPT_PIN] = 1;
 	put_cap(c, CAP_PM, 0x01, CAP_MSI);
-	pci_put16(c + CAP_PM + 2, 0x0003);
-	pci_put16(c + CAP_PM + 4, 0x0008);
+	put_le16(c + CAP_PM + 2, 0x0003);
+	put_le16(c + CAP_PM + 4, 0x0008);
 	put_cap(c, CAP_MSI, PCI_CAP_ID_MSI, CAP_EXP);
-	pci_put16(c + CAP_MSI + 2, PCI_MSI_FLAGS_64BIT); /* 14 bytes on the device */
+	put_le16(c + CAP_MSI + 2, PCI_MSI_FLAGS_64BIT); /* 14 bytes on the device */
 	put_cap(c, CAP_EXP, PCI_CAP_ID_EXP, CAP_MSIX);
-	pci_put16(c + CAP_EXP + 2, 0x0002);             /* v2 endpoint */
-	pci_put32(c + CAP_EXP + 0x0C, 0x00011111);      /* link cap */
-	pci_put16(c + CAP_EXP + 0x12, 0x1011);          /* link status */
+	put_le16(c + CAP_EXP + 2, 0x0002);             /* v2 endpoint */
+	put_le32(c + CAP_EXP + 0x0C, 0x00011111);      /* link cap */
+	put_le16(c + CAP_EXP + 0x12, 0x1011);          /* link status */
 	put_cap(c, CAP_MSIX, PCI_CAP_ID_MSIX, CAP_VPD);
-	pci_put16(c + CAP_MSIX + 2, NVEC - 1);
-	pci_put32(c + CAP_MSIX + 4, TBL_OFF | 0);
-	pci_put32(c + CAP_MSIX + 8, PBA_OFF | 0);
+	put_le16(c + CAP_MSIX + 2, NVEC - 1);
+	put_le32(c + CAP_MSIX + 4, TBL_OFF | 0);
+	put_le32(c + CAP_MSIX + 8, PBA_OFF | 0);
 	put_cap(c, CAP_VPD, 0x03, CAP_VNDR);
 	put_cap(c, CAP_VNDR, PCI_CAP_ID_VNDR, 0);
 	c[CAP_VNDR + 2] = 8;
@@ -450,8 +451,8 @@ START_TEST(test_bar_sizing)
 	ck_assert(pci_dev_bar_mapped(&f->vp.dev, 2, NULL));
 	ck_assert(pci_dev_bar_mapped(&f->vp.dev, 4, NULL));
 	/* COMMAND forwarded, BARs never. */
-	ck_assert_uint_eq(pci_get16(f->fk.cfg + PCI_COMMAND) & 7, 7);
-	ck_assert_uint_eq(pci_get32(f->fk.cfg + PCI_BAR0), 0xFEB00004);
+	ck_assert_uint_eq(get_le16(f->fk.cfg + PCI_COMMAND) & 7, 7);
+	ck_assert_uint_eq(get_le32(f->fk.cfg + PCI_BAR0), 0xFEB00004);
 	assert_no_bad_cfg_writes(&f->fk);
 	ck_assert_uint_eq(f->fk.resets, 1);
 	fx_free(f);
@@ -612,16 +613,16 @@ START_TEST(test_config_caps)
 	/* PM passes through; PMCSR writes reach the device. */
 	ck_assert_uint_eq(cfg_rd(f, CAP_PM + 4, 2), 0x0008);
 	cfg_wr(f, CAP_PM + 4, 2, 0x0003);
-	ck_assert_uint_eq(pci_get16(f->fk.cfg + CAP_PM + 4), 0x0003);
+	ck_assert_uint_eq(get_le16(f->fk.cfg + CAP_PM + 4), 0x0003);
 	ck_assert_uint_eq(cfg_rd(f, CAP_PM + 4, 2), 0x0003);
 	/* PCIe: shown as an integrated endpoint, no link; link control writes dropped. */
 	ck_assert_uint_eq((cfg_rd(f, CAP_EXP + 2, 2) >> 4) & 0xF, 9);
 	ck_assert_uint_eq(cfg_rd(f, CAP_EXP + 0x0C, 4), 0);
 	ck_assert_uint_eq(cfg_rd(f, CAP_EXP + 0x10, 4), 0);
 	cfg_wr(f, CAP_EXP + 0x10, 2, 0x0010); /* link disable */
-	ck_assert_uint_eq(pci_get16(f->fk.cfg + CAP_EXP + 0x10), 0);
+	ck_assert_uint_eq(get_le16(f->fk.cfg + CAP_EXP + 0x10), 0);
 	cfg_wr(f, CAP_EXP + 8, 2, 0x2810);
-	ck_assert_uint_eq(pci_get16(f->fk.cfg + CAP_EXP + 8), 0x2810);
+	ck_assert_uint_eq(get_le16(f->fk.cfg + CAP_EXP + 8), 0x2810);
 	/* The header of a kept cap is ours: a dword write over it reaches only the body. */
 	cfg_wr(f, CAP_VNDR, 4, 0x77FFFFFF);
 	ck_assert_uint_eq(f->fk.cfg[CAP_VNDR], PCI_CAP_ID_VNDR);
@@ -773,7 +774,7 @@ START_TEST(test_reset)
 	ck_assert_int_eq(f->fk.active, VFIO_DEV_IRQ_INTX);
 	ck_assert(!pci_dev_bar_mapped(&f->vp.dev, 0, NULL));
 	/* The device's COMMAND follows the reset (decode off). */
-	ck_assert_uint_eq(pci_get16(f->fk.cfg + PCI_COMMAND) & 7, 0);
+	ck_assert_uint_eq(get_le16(f->fk.cfg + PCI_COMMAND) & 7, 0);
 	fx_free(f);
 }
 END_TEST
