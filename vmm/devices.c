@@ -181,31 +181,26 @@ static int vm_open_console(struct vm *vm, int *in_fd, int *out_fd)
 	switch (c->console) {
 	case CONSOLE_NONE:
 	case CONSOLE_NULL:
-		break;
+		return 0;
 	case CONSOLE_STDIO:
 		*in_fd = dup(STDIN_FILENO);
-		*out_fd = dup(STDOUT_FILENO);
-		break;
+		*out_fd = *in_fd < 0 ? -1 : dup(STDOUT_FILENO);
+		if (*out_fd >= 0)
+			return 0;
+		log_error("cannot use stdio for the console: %s", strerror(errno));
+		return -EIO;
 	case CONSOLE_FILE:
-		*out_fd = open(c->console_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		break;
+		*out_fd = vm_open_file(c->console_out, VM_OPEN_OUTPUT, "console file");
+		return *out_fd < 0 ? *out_fd : 0;
 	case CONSOLE_FIFO:
 		/* read-write: opening a FIFO neither blocks nor sees EOF when the peer is late */
-		*in_fd = open(c->console_in, O_RDWR | O_CLOEXEC);
-		*out_fd = *in_fd < 0 ? -1 : open(c->console_out, O_RDWR | O_CLOEXEC);
-		break;
+		*in_fd = vm_open_file(c->console_in, O_RDWR, "console FIFO");
+		if (*in_fd < 0)
+			return *in_fd;
+		*out_fd = vm_open_file(c->console_out, O_RDWR, "console FIFO");
+		return *out_fd < 0 ? *out_fd : 0;
 	}
-	if (c->console != CONSOLE_NONE && c->console != CONSOLE_NULL && (*in_fd < 0 && *out_fd < 0)) {
-		log_error("cannot open the console backend: %s", strerror(errno));
-		return -errno;
-	}
-	if (c->console == CONSOLE_FIFO && *out_fd < 0) {
-		log_error("cannot open console FIFO %s: %s", c->console_out, strerror(errno));
-		close(*in_fd);
-		*in_fd = -1;
-		return -errno;
-	}
-	return 0;
+	return -EINVAL;
 }
 
 /* The device model behind one virtio-pci function: returns its ops and opaque. */

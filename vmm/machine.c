@@ -378,13 +378,15 @@ int vm_dump_dtb(const struct vm_config *cfg)
 	return r;
 }
 
-static int vm_open_file(const char *path, const char *what)
+int vm_open_file(const char *path, int flags, const char *what)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(path, flags | O_CLOEXEC, 0644), r;
 
-	if (fd < 0)
-		log_error("cannot open %s %s: %s", what, path, strerror(errno));
-	return fd;
+	if (fd >= 0)
+		return fd;
+	r = -errno;
+	log_error("cannot open %s %s: %s", what, path, strerror(-r));
+	return r;
 }
 
 void vm_irq_set(void *opaque, unsigned gsi, int level)
@@ -453,16 +455,24 @@ static int vm_platform(struct vm *vm)
 	vm->pio_ready = true;
 
 	switch (vm->cfg.serial) {
-	case SERIAL_STDIO: vm->serial_fd = dup(STDOUT_FILENO); break;
-	case SERIAL_NULL: vm->serial_fd = -1; break;
-	case SERIAL_FILE: vm->serial_fd = vm_open_file(vm->cfg.serial_path, "serial file"); break;
-	}
-	if (vm->cfg.serial != SERIAL_NULL && vm->serial_fd < 0)
-		return -errno;
-	if (vm->cfg.debugcon) {
-		vm->debugcon_fd = vm_open_file(vm->cfg.debugcon, "debugcon file");
-		if (vm->debugcon_fd < 0)
+	case SERIAL_STDIO:
+		vm->serial_fd = dup(STDOUT_FILENO);
+		if (vm->serial_fd < 0)
 			return -errno;
+		break;
+	case SERIAL_NULL:
+		vm->serial_fd = -1;
+		break;
+	case SERIAL_FILE:
+		vm->serial_fd = vm_open_file(vm->cfg.serial_path, VM_OPEN_OUTPUT, "serial file");
+		if (vm->serial_fd < 0)
+			return vm->serial_fd;
+		break;
+	}
+	if (vm->cfg.debugcon) {
+		vm->debugcon_fd = vm_open_file(vm->cfg.debugcon, VM_OPEN_OUTPUT, "debugcon file");
+		if (vm->debugcon_fd < 0)
+			return vm->debugcon_fd;
 	}
 
 	r = serial_init(&vm->serial, &com1, vm->serial_fd);

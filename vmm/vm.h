@@ -12,6 +12,7 @@
 #ifndef VMM_VMM_VM_H
 #define VMM_VMM_VM_H
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -193,6 +194,13 @@ int vm_build_acpi(const struct vm *vm, struct acpi_tables *t) WUR;
 int vm_read_kernel(struct vm *vm, const uint8_t **kernel, size_t *klen, const uint8_t **initrd,
 		   size_t *ilen) WUR;
 void vm_unmap_kernel(const uint8_t *kernel, size_t klen, const uint8_t *initrd, size_t ilen);
+
+/*
+ * open(2) for a backend file named on the command line, close-on-exec; one
+ * line naming @what and @path on failure, which returns -errno.
+ */
+#define VM_OPEN_OUTPUT (O_WRONLY | O_CREAT | O_TRUNC)
+int vm_open_file(const char *path, int flags, const char *what) WUR;
 
 /* KVM_IRQ_LINE for @gsi (an irq_line's set_level). */
 void vm_irq_set(void *opaque, unsigned gsi, int level);
