@@ -18,9 +18,6 @@
 #define ITERATIONS	2048		/* PAM/SMRAM register writes */
 #define RAM_BASE	0x200000	/* 2 MiB */
 #define RAM_LEN		0x4000		/* 16 KiB: every memslot change makes KVM refault it */
-#define ICR_INIT	0x000C4500
-#define ICR_SIPI	0x000C4600
-#define ICR_BUSY	0x1000
 #define WAIT_SECONDS	20
 
 /* shared state in RAM below 640 KiB */
@@ -88,14 +85,7 @@ start:
 	mov	%eax, BAD_ADDR
 	mov	%eax, PASSES
 
-	orl	$0x100, LAPIC_SVR
-	movl	$0, LAPIC_ICR_HI
-	movl	$ICR_INIT, LAPIC_ICR_LO
-	call	icr_wait
-	movl	$(ICR_SIPI | 0xF0), LAPIC_ICR_LO
-	call	icr_wait
-	movl	$(ICR_SIPI | 0xF0), LAPIC_ICR_LO
-	call	icr_wait
+	START_APS
 	mov	$AP_READY, %edi
 	call	wait_flag
 	jc	no_ap
@@ -186,19 +176,11 @@ wait_flag:
 2:	clc
 	ret
 
-icr_wait:
-	mov	$0x10000, %ecx
-1:	testl	$ICR_BUSY, LAPIC_ICR_LO
-	jz	2f
-	pause
-	dec	%ecx
-	jnz	1b
-2:	ret
-
 	.code16
 	IO_FUNCS 16
 	.code32
 	IO_FUNCS 32
+	ICR_FUNCS
 	CONF_FUNCS
 	GDT
 

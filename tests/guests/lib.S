@@ -57,6 +57,10 @@
 #define LAPIC_SVR   (LAPIC_BASE + 0x0F0)
 #define LAPIC_ICR_LO (LAPIC_BASE + 0x300)
 #define LAPIC_ICR_HI (LAPIC_BASE + 0x310)
+#define ICR_INIT    0x000C4500      /* all excluding self, assert, INIT */
+#define ICR_SIPI    0x000C4600      /* all excluding self, assert, STARTUP; | vector */
+#define ICR_BUSY    0x1000          /* delivery status: send pending */
+#define SIPI_VECTOR 0xF0            /* APs start at 0xF0000 = F000:0000, section .ap */
 
 /* ---------------------------------------------------------------------------------- */
 
@@ -228,6 +232,34 @@ conf_write8:
 	add	$CONF_DATA, %edx
 	out	%al, %dx
 	ret
+.endm
+
+/*
+ * START_APS (32-bit): software-enable the LAPIC, as SeaBIOS does, and send INIT
+ * then SIPI twice (vector SIPI_VECTOR) to all but self. Needs ICR_FUNCS.
+ * ICR_FUNCS: icr_wait, a bounded wait until the LAPIC has sent the IPI
+ * (clobbers ecx).
+ */
+.macro START_APS
+	orl	$0x100, LAPIC_SVR
+	movl	$0, LAPIC_ICR_HI
+	movl	$ICR_INIT, LAPIC_ICR_LO
+	call	icr_wait
+	movl	$(ICR_SIPI | SIPI_VECTOR), LAPIC_ICR_LO
+	call	icr_wait
+	movl	$(ICR_SIPI | SIPI_VECTOR), LAPIC_ICR_LO
+	call	icr_wait
+.endm
+
+.macro ICR_FUNCS
+icr_wait:
+	mov	$0x10000, %ecx
+1:	testl	$ICR_BUSY, LAPIC_ICR_LO
+	jz	2f
+	pause
+	dec	%ecx
+	jnz	1b
+2:	ret
 .endm
 
 /* Print a string literal from mode 16, 32 or 64. Clobbers ax, cx, dx, (e/r)si. */

@@ -15,10 +15,6 @@
 
 #define LOCK		SCRATCH
 #define COUNT		(SCRATCH + 4)
-#define ICR_INIT	0x000C4500	/* all excluding self, assert, INIT */
-#define ICR_SIPI	0x000C4600	/* all excluding self, assert, STARTUP; | vector */
-#define ICR_BUSY	0x1000		/* delivery status: send pending */
-#define SIPI_VECTOR	0xF0		/* start at 0xF0000: F000:0000 */
 #define WAIT_SECONDS	10
 
 	.section .ap, "ax"
@@ -55,14 +51,7 @@ start:
 
 	CMOS_READ 0x5F
 	movzbl	%al, %ebp		/* APs to wait for */
-	orl	$0x100, LAPIC_SVR	/* software-enable the LAPIC, as SeaBIOS does */
-	movl	$0, LAPIC_ICR_HI
-	movl	$ICR_INIT, LAPIC_ICR_LO
-	call	icr_wait
-	movl	$(ICR_SIPI | SIPI_VECTOR), LAPIC_ICR_LO
-	call	icr_wait
-	movl	$(ICR_SIPI | SIPI_VECTOR), LAPIC_ICR_LO
-	call	icr_wait
+	START_APS
 
 	/* Wait for the APs, bounded by RTC second ticks, not by CPU speed. */
 	CMOS_READ 0x00
@@ -103,18 +92,9 @@ print_cpu_up:
 	PRINT32	" up\n"
 	ret
 
-/* Wait (bounded) until the LAPIC has sent the IPI. Clobbers ecx. */
-icr_wait:
-	mov	$0x10000, %ecx
-1:	testl	$ICR_BUSY, LAPIC_ICR_LO
-	jz	2f
-	pause
-	dec	%ecx
-	jnz	1b
-2:	ret
-
 	.code16
 	IO_FUNCS 16
 	.code32
 	IO_FUNCS 32
+	ICR_FUNCS
 	GDT

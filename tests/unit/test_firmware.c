@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/file.h"
 #include "firmware/boot.h"
 #include "memory/memory.h"
 #include "memory/pc.h"
@@ -1174,26 +1175,6 @@ END_TEST
 
 /* ---- Debian's cloud kernel, when tests/integration/get-kernel.sh fetched it --- */
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	if (!fp)
-		return NULL;
-	ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	ck_assert_int_gt(n, 0);
-	rewind(fp);
-	buf = malloc((size_t)n);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 START_TEST(test_real_kernel)
 {
 	const char *dir = getenv("VMM_KERNEL_CACHE");
@@ -1210,9 +1191,9 @@ START_TEST(test_real_kernel)
 		dir = "/var/cache/vmm-kernel";
 	snprintf(bzpath, sizeof(bzpath), "%s/bzImage", dir);
 	snprintf(elfpath, sizeof(elfpath), "%s/vmlinux", dir);
-	bz = slurp(bzpath, &bzlen);
-	elf = slurp(elfpath, &elflen);
-	if (!bz || !elf) {
+	bz = elf = NULL;
+	if (file_read_all(bzpath, &bz, &bzlen, KERNEL_FILE_MAX) ||
+	    file_read_all(elfpath, &elf, &elflen, KERNEL_FILE_MAX)) {
 		fprintf(stderr, "\n*** SKIP test_real_kernel: %s or %s missing; run "
 			"tests/integration/get-kernel.sh to fetch Debian's cloud kernel ***\n\n",
 			bzpath, elfpath);

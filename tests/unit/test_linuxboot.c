@@ -19,6 +19,7 @@
 #include "firmware/linuxboot.h"
 #include "memory/memory.h"
 #include "memory/pc.h"
+#include "common/file.h"
 #include "tests/unit/unit.h"
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -619,26 +620,6 @@ END_TEST
 
 /* ---- a real bzImage, when one is cached ------------------------------------------ */
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	if (!fp)
-		return NULL;
-	ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	ck_assert_int_gt(n, 0);
-	rewind(fp);
-	buf = malloc((size_t)n);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 START_TEST(test_real_kernel)
 {
 	const char *dir = getenv("VMM_KERNEL_CACHE");
@@ -651,8 +632,8 @@ START_TEST(test_real_kernel)
 	uint8_t *k;
 
 	snprintf(path, sizeof(path), "%s/bzImage", dir ? dir : "/var/cache/vmm-kernel");
-	k = slurp(path, &klen);
-	if (!k) {
+	k = NULL;
+	if (file_read_all(path, &k, &klen, KERNEL_FILE_MAX)) {
 		fprintf(stderr, "test_real_kernel: SKIPPED, no %s\n", path);
 		return;
 	}

@@ -9,6 +9,9 @@
 #include <check.h>
 #include <stdlib.h>
 
+/* The largest kernel image a test reads whole (file_read_all's cap). */
+#define KERNEL_FILE_MAX ((size_t)512 << 20)
+
 #define UNIT_MAIN(suite_fn)                                          \
 	int main(void)                                               \
 	{                                                            \

@@ -12,36 +12,44 @@ passed=0 failed=0
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 
-# boot NAME KERNEL CPUS [EXTRA_APPEND [EXTRA_VMM_ARGS]]: the guest's /init prints
-# its marker and powers off (ACPI S5; reboot=k reset with acpi=off), which must make
-# vmm exit 0. Every run has a hard timeout.
-boot() {
-	name=$1 kernel=$2 cpus=$3 out=/tmp/$1.out
-	# shellcheck disable=SC2086 # EXTRA_VMM_ARGS is a word list
-	timeout -s KILL 120 /payload/vmm --kernel "$kernel" --initrd /l2/initrd.cpio.gz \
-		--memory 512M --cpus "$cpus" --serial file:$out $5 \
-		--append "console=ttyS0 panic=-1 reboot=k quiet-marker-$name $4" 2>/tmp/$name.err
+# l2_run NAME CPUS TIMEOUT VMM_ARGS...: a level-2 Linux guest whose kernel command line
+# holds quiet-marker-NAME (the caller puts it in --append or in the boot disk). Its
+# /init prints its markers and powers off (ACPI S5; reboot=k reset with acpi=off),
+# which must make vmm exit 0 within TIMEOUT seconds; the kernel must have printed our
+# command line and seen CPUS CPUs. The console goes to the rig log and /tmp/NAME.out.
+l2_run() {
+	name=$1 cpus=$2 tmo=$3 out=/tmp/$1.out
+	shift 3
+	timeout -s KILL "$tmo" /payload/vmm --memory 512M --cpus "$cpus" --serial file:$out "$@" \
+		2>/tmp/$name.err
 	rc=$?
 	# the whole guest console goes to the rig log, for diagnosis
 	sed "s/^/[$name] /" $out
 	if [ $rc -ne 0 ]; then
-		fail "$name" "vmm exited $rc: $(tail -n 3 /tmp/$name.err | tr '\n' ' ') serial: $(tail -n 5 $out | tr '\n' ' ')"
-		return
+		fail "$name" "vmm exited $rc: $(tail -n 3 /tmp/$name.err | tr '\n' ' ') serial: $(tail -n 5 $out | tr '\n' ' ')$([ -f /tmp/$name.dbg ] && echo " debugcon: $(grep -i boot /tmp/$name.dbg | tail -n 3 | tr '\n' ' ')")"
+		return 1
 	fi
 	if ! grep -q "L2-INIT-OK" $out; then
 		fail "$name" "no L2-INIT-OK marker on serial: $(tail -n 5 $out | tr '\n' ' ')"
-		return
+		return 1
 	fi
 	if ! grep -q "Command line:.*quiet-marker-$name" $out; then
 		fail "$name" "the kernel did not print our command line"
-		return
+		return 1
 	fi
 	got=$(grep -o 'L2-CPUS [0-9]*' $out | head -n 1)
 	if [ "$got" != "L2-CPUS $cpus" ]; then
 		fail "$name" "guest saw '$got', want L2-CPUS $cpus"
-		return
+		return 1
 	fi
 	pass "$name"
+}
+
+# boot NAME KERNEL CPUS [EXTRA_APPEND [EXTRA_VMM_ARGS]]: direct boot of KERNEL.
+boot() {
+	# shellcheck disable=SC2086 # EXTRA_VMM_ARGS is a word list
+	l2_run "$1" "$3" 120 --kernel "$2" --initrd /l2/initrd.cpio.gz $5 \
+		--append "console=ttyS0 panic=-1 reboot=k quiet-marker-$1 $4"
 }
 
 # --numa 2 on a 1-vCPU guest: ACPI SRAT gives node 0 the CPU and half the RAM, node 1
@@ -136,40 +144,16 @@ seabios() {
 seabios
 
 # SeaBIOS -> our linuxboot option ROM (fw_cfg) -> the cloud kernel's /init, power-off.
-boot_fw() {
-	name=$1 out=/tmp/$1.out
-	timeout -s KILL 150 /payload/vmm --firmware /payload/bios-256k.bin --kernel /l2/bzImage \
-		--initrd /l2/initrd.cpio.gz --memory 512M --serial file:$out \
-		--append "console=ttyS0 panic=-1 quiet-marker-$name" 2>/tmp/$name.err
-	rc=$?
-	sed "s/^/[$name] /" $out
-	if [ $rc -ne 0 ]; then
-		fail "$name" "vmm exited $rc: $(tail -n 3 /tmp/$name.err | tr '\n' ' ') serial: $(tail -n 5 $out | tr '\n' ' ')"
-	elif ! grep -q "L2-INIT-OK" $out || ! grep -q "Command line:.*quiet-marker-$name" $out; then
-		fail "$name" "no L2-INIT-OK or command line on serial: $(tail -n 5 $out | tr '\n' ' ')"
-	else
-		pass "$name"
-	fi
-}
-boot_fw seabios-linuxboot
+l2_run seabios-linuxboot 1 150 --firmware /payload/bios-256k.bin --kernel /l2/bzImage \
+	--initrd /l2/initrd.cpio.gz --append "console=ttyS0 panic=-1 quiet-marker-seabios-linuxboot"
 
 # SeaBIOS boots a disk: virtio-blk, the MBR, extlinux (Debian's), the cloud kernel's
-# /init, power-off. The rig builds /l2/bootdisk.img when the host has extlinux.
+# /init, power-off. The rig builds /l2/bootdisk.img when the host has extlinux; its
+# extlinux.conf gives the command line with quiet-marker-seabios-extlinux.
 if [ -f /l2/bootdisk.img ]; then
-	name=seabios-extlinux out=/tmp/seabios-extlinux.out
 	cp /l2/bootdisk.img /tmp/bootdisk.img
-	timeout -s KILL 150 /payload/vmm --firmware /payload/bios-256k.bin --memory 512M \
-		--serial file:$out --disk path=/tmp/bootdisk.img --debugcon /tmp/$name.dbg \
-		2>/tmp/$name.err
-	rc=$?
-	sed "s/^/[$name] /" $out
-	if [ $rc -ne 0 ]; then
-		fail $name "vmm exited $rc: $(tail -n 3 /tmp/$name.err | tr '\n' ' ') debugcon: $(grep -i boot /tmp/$name.dbg | tail -n 3 | tr '\n' ' ')"
-	elif grep -q "L2-INIT-OK" $out && grep -q "Command line:.*quiet-marker-$name" $out; then
-		pass $name
-	else
-		fail $name "no L2-INIT-OK with the extlinux command line: $(tail -n 3 $out | tr '\n' ' ')"
-	fi
+	l2_run seabios-extlinux 1 150 --firmware /payload/bios-256k.bin \
+		--disk path=/tmp/bootdisk.img --debugcon /tmp/seabios-extlinux.dbg
 else
 	echo "SKIP seabios-extlinux: no /l2/bootdisk.img (the rig host lacks extlinux or loop devices)"
 fi
@@ -209,15 +193,12 @@ virtio_test() {
 			i=$((i + 1))
 		done
 	) &
-	timeout -s KILL 180 /payload/vmm --kernel /l2/bzImage --initrd /l2/initrd.cpio.gz \
-		--memory 512M --serial file:$out --disk path=/tmp/disk.img \
-		--disk path=/tmp/ro.img,readonly=on --rng --console fifo:/tmp/con.in,/tmp/con.out \
-		--net tap=vmmtap0 --append "console=ttyS0 panic=-1" 2>/tmp/$name.err
-	rc=$?
+	l2_run $name 1 180 --kernel /l2/bzImage --initrd /l2/initrd.cpio.gz \
+		--disk path=/tmp/disk.img --disk path=/tmp/ro.img,readonly=on --rng \
+		--console fifo:/tmp/con.in,/tmp/con.out --net tap=vmmtap0 \
+		--append "console=ttyS0 panic=-1 quiet-marker-$name"
 	sleep 1
 	kill $catpid 2>/dev/null
-	sed "s/^/[$name] /" $out
-	[ $rc -eq 0 ] || fail $name "vmm exited $rc: $(tail -n 3 /tmp/$name.err | tr '\n' ' ')"
 	if grep -q "L2-VDA-READ VMM-DISK-PATTERN" $out &&
 		[ "$(dd if=/tmp/disk.img bs=512 skip=1 count=1 2>/dev/null | head -c 16)" = GUEST-WROTE-THIS ]; then
 		pass virtio-blk
