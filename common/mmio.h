@@ -7,6 +7,7 @@
 #ifndef VMM_COMMON_MMIO_H
 #define VMM_COMMON_MMIO_H
 
+#include <errno.h>
 #include <stdint.h>
 
 static inline uint8_t mmio_read8(const void *p) { return *(const volatile uint8_t *)p; }
@@ -17,5 +18,28 @@ static inline void mmio_write8(void *p, uint8_t v) { *(volatile uint8_t *)p = v;
 static inline void mmio_write16(void *p, uint16_t v) { *(volatile uint16_t *)p = v; }
 static inline void mmio_write32(void *p, uint32_t v) { *(volatile uint32_t *)p = v; }
 static inline void mmio_write64(void *p, uint64_t v) { *(volatile uint64_t *)p = v; }
+
+/* One access of @size (1, 2, 4 or 8) bytes; -EINVAL for another size. */
+static inline int mmio_read(const void *p, unsigned size, uint64_t *val)
+{
+	switch (size) {
+	case 1: *val = mmio_read8(p); return 0;
+	case 2: *val = mmio_read16(p); return 0;
+	case 4: *val = mmio_read32(p); return 0;
+	case 8: *val = mmio_read64(p); return 0;
+	}
+	return -EINVAL;
+}
+
+static inline int mmio_write(void *p, unsigned size, uint64_t val)
+{
+	switch (size) {
+	case 1: mmio_write8(p, (uint8_t)val); return 0;
+	case 2: mmio_write16(p, (uint16_t)val); return 0;
+	case 4: mmio_write32(p, (uint32_t)val); return 0;
+	case 8: mmio_write64(p, val); return 0;
+	}
+	return -EINVAL;
+}
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "common/bytes.h"
 #include "common/log.h"
+#include "common/mmio.h"
 #include "vfio/pci.h"
 
 #define VFIO_PCI_CAP_ID_PM      0x01
@@ -41,6 +42,51 @@ static bool vfio_pci_pow2(uint64_t v)
 
 /* ---- BAR traps -------------------------------------------------------------- */
 
+/* The access window holding [off, off+size) of region @index, or NULL. */
+static const struct vfio_pci_window *vfio_pci_window_find(const struct vfio_pci *vp,
+							   unsigned index, uint64_t off,
+							   unsigned size)
+{
+	unsigned i;
+
+	if (off % size)
+		return NULL;    /* unaligned: the kernel splits it as the bus would */
+	for (i = 0; i < vp->nr_windows; i++) {
+		const struct vfio_pci_window *w = &vp->windows[i];
+
+		if (w->bar == index && range_within(off, size, w->off, w->size))
+			return w;
+	}
+	return NULL;
+}
+
+/* One access of exactly @size bytes: a volatile load on a window, else one pread. */
+static int vfio_pci_dev_read(struct vfio_pci *vp, unsigned index, uint64_t off, unsigned size,
+			     uint64_t *val)
+{
+	const struct vfio_pci_window *w = vfio_pci_window_find(vp, index, off, size);
+
+	if (!w) {
+		__atomic_fetch_add(&vp->pread_accesses, 1, __ATOMIC_RELAXED);
+		return vp->io.ops->read(vp->io.opaque, index, off, size, val);
+	}
+	__atomic_fetch_add(&vp->window_accesses, 1, __ATOMIC_RELAXED);
+	return mmio_read((const uint8_t *)w->host + (off - w->off), size, val);
+}
+
+static int vfio_pci_dev_write(struct vfio_pci *vp, unsigned index, uint64_t off, unsigned size,
+			      uint64_t val)
+{
+	const struct vfio_pci_window *w = vfio_pci_window_find(vp, index, off, size);
+
+	if (!w) {
+		__atomic_fetch_add(&vp->pread_accesses, 1, __ATOMIC_RELAXED);
+		return vp->io.ops->write(vp->io.opaque, index, off, size, val);
+	}
+	__atomic_fetch_add(&vp->window_accesses, 1, __ATOMIC_RELAXED);
+	return mmio_write((uint8_t *)w->host + (off - w->off), size, val);
+}
+
 static int vfio_pci_bar_read(void *opaque, uint64_t off, unsigned size, uint64_t *val)
 {
 	struct vfio_pci_bar *b = opaque;
@@ -51,15 +97,15 @@ static int vfio_pci_bar_read(void *opaque, uint64_t off, unsigned size, uint64_t
 	if (!range_within(off, size, 0, b->size))
 		return -EINVAL;
 	if (size == 8 && vp->opts.split_qword) {
-		ret = vp->io.ops->read(vp->io.opaque, b->index, off, 4, &lo);
+		ret = vfio_pci_dev_read(vp, b->index, off, 4, &lo);
 		if (!ret)
-			ret = vp->io.ops->read(vp->io.opaque, b->index, off + 4, 4, &hi);
+			ret = vfio_pci_dev_read(vp, b->index, off + 4, 4, &hi);
 		if (ret)
 			return ret;
 		*val = (lo & 0xFFFFFFFFULL) | (hi << 32);
 		return 0;
 	}
-	ret = vp->io.ops->read(vp->io.opaque, b->index, off, size, val);
+	ret = vfio_pci_dev_read(vp, b->index, off, size, val);
 	if (!ret)
 		*val &= access_ones(size);
 	return ret;
@@ -74,12 +120,12 @@ static int vfio_pci_bar_write(void *opaque, uint64_t off, unsigned size, uint64_
 	if (!range_within(off, size, 0, b->size))
 		return -EINVAL;
 	if (size == 8 && vp->opts.split_qword) {
-		ret = vp->io.ops->write(vp->io.opaque, b->index, off, 4, val & 0xFFFFFFFFULL);
+		ret = vfio_pci_dev_write(vp, b->index, off, 4, val & 0xFFFFFFFFULL);
 		if (ret)
 			return ret;
-		return vp->io.ops->write(vp->io.opaque, b->index, off + 4, 4, val >> 32);
+		return vfio_pci_dev_write(vp, b->index, off + 4, 4, val >> 32);
 	}
-	return vp->io.ops->write(vp->io.opaque, b->index, off, size, val & access_ones(size));
+	return vfio_pci_dev_write(vp, b->index, off, size, val & access_ones(size));
 }
 
 static const struct access_ops vfio_pci_bar_ops = {
@@ -541,6 +587,53 @@ static int vfio_pci_map_area(struct vfio_pci *vp, unsigned n, uint64_t s, uint64
 	return vfio_pci_map_piece(vp, n, s, e);
 }
 
+/*
+ * An access window over the mappable area [s, e) of BAR @n, for the trapped
+ * accesses that land there. Not fatal when it cannot be made: those accesses
+ * then go through pread.
+ */
+static void vfio_pci_add_window(struct vfio_pci *vp, unsigned n, uint64_t s, uint64_t e)
+{
+	struct vfio_pci_window *w;
+	int ret;
+
+	s = align_down(s, vp->page_size);
+	e = align_up(e, vp->page_size);
+	if (s >= e || vfio_pci_window_find(vp, VFIO_DEV_BAR0 + n, s, 1))
+		return; /* empty, or already there (the MSI-X table and PBA share a page) */
+	if (vp->nr_windows == VFIO_PCI_MAX_WINDOWS) {
+		log_warn("vfio: %s: too many access windows, BAR%u+0x%llx uses pread", vp->name,
+			 n, (unsigned long long)s);
+		return;
+	}
+	w = &vp->windows[vp->nr_windows];
+	ret = vp->io.ops->mmap(vp->io.opaque, n, s, e - s, &w->host);
+	if (ret) {
+		log_debug("vfio: %s: no access window on BAR%u+0x%llx (%d), pread", vp->name, n,
+			  (unsigned long long)s, ret);
+		return;
+	}
+	w->off = s;
+	w->size = e - s;
+	w->bar = VFIO_DEV_BAR0 + n;
+	vp->nr_windows++;
+}
+
+/* Windows over the MSI-X pages inside the mappable area [s, e) (never given to the guest). */
+static void vfio_pci_msix_windows(struct vfio_pci *vp, unsigned n, uint64_t s, uint64_t e,
+				  const struct vfio_dev_area *holes, unsigned nh)
+{
+	unsigned i;
+
+	for (i = 0; i < nh; i++) {
+		uint64_t hs = holes[i].off > s ? holes[i].off : s;
+		uint64_t he = holes[i].off + holes[i].size < e ? holes[i].off + holes[i].size : e;
+
+		if (hs < he)
+			vfio_pci_add_window(vp, n, hs, he);
+	}
+}
+
 static int vfio_pci_setup_bars(struct vfio_pci *vp)
 {
 	struct vfio_dev_region r;
@@ -588,17 +681,25 @@ static int vfio_pci_setup_bars(struct vfio_pci *vp)
 				      &vfio_pci_bar_ops, b);
 		if (ret)
 			return ret;
-		if ((r.flags & VFIO_DEV_REGION_MMAP) && !vp->opts.no_mmap) {
+		if (r.flags & VFIO_DEV_REGION_MMAP) {
 			whole.off = 0;
 			whole.size = size;
 			areas = r.sparse ? r.areas : &whole;
 			nareas = r.sparse ? r.nr_areas : 1;
 			nh = vfio_pci_msix_holes(vp, n, holes);
 			for (i = 0; i < nareas; i++) {
+				uint64_t as = areas[i].off, ae = areas[i].off + areas[i].size;
+
 				if (!range_within(areas[i].off, areas[i].size, 0, size))
 					continue;
-				ret = vfio_pci_map_area(vp, n, areas[i].off,
-							areas[i].off + areas[i].size, holes, nh);
+				/* Trapped parts of a mappable area: width-exact loads there. */
+				if (vp->opts.no_mmap)
+					vfio_pci_add_window(vp, n, as, ae);
+				else
+					vfio_pci_msix_windows(vp, n, as, ae, holes, nh);
+				if (vp->opts.no_mmap)
+					continue;
+				ret = vfio_pci_map_area(vp, n, as, ae, holes, nh);
 				if (ret)
 					return ret;
 			}
@@ -1054,6 +1155,9 @@ void vfio_pci_destroy(struct vfio_pci *vp)
 		vp->io.ops->munmap(vp->io.opaque, m->host, m->size);
 	}
 	vp->nr_maps = 0;
+	for (i = 0; i < vp->nr_windows; i++)
+		vp->io.ops->munmap(vp->io.opaque, vp->windows[i].host, vp->windows[i].size);
+	vp->nr_windows = 0;
 	if (vp->msix_own)
 		for (i = 0; i < vp->msix_nr; i++)
 			vfio_pci_close(&vp->msix_own[i]);

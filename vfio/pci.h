@@ -28,8 +28,14 @@
  *   those pages stays trapped, so no sub-page RAM range reaches a memslot).
  *   I/O BARs are trapped. A trapped access reaches the device as exactly
  *   one access of the guest's width (I4), or with opts.split_qword an
- *   8-byte access as two 4-byte ones, low then high. Accesses past the
- *   region read all-ones / are dropped.
+ *   8-byte access as two 4-byte ones, low then high. Where the trapped
+ *   access falls in a part VFIO lets us mmap (every BAR with
+ *   opts.no_mmap, the rest of the MSI-X pages otherwise), it is one
+ *   volatile load or store of that width on an access window (an mmap not
+ *   given to the guest): vfio-pci before Linux 6.10 splits an 8-byte
+ *   pread into two 4-byte reads, a window never does. Elsewhere, and for
+ *   unaligned accesses, it is one pread/pwrite of that width (ops->read).
+ *   Accesses past the region read all-ones / are dropped.
  * - ROM: the VFIO ROM region is read once at init and served read-only.
  * - Interrupts: MSI/MSI-X follow the guest. When it enables MSI-X, the
  *   index is enabled in VFIO for every vector (unmasked vectors wired to an
@@ -65,6 +71,7 @@
 #include "vfio/device.h"
 
 #define VFIO_PCI_MAX_MAPS       24
+#define VFIO_PCI_MAX_WINDOWS    8
 #define VFIO_PCI_MAX_HIDDEN     32
 
 struct vfio_pci_opts {
@@ -102,6 +109,13 @@ struct vfio_pci_map {
 	uint64_t off;                   /* inside the BAR */
 };
 
+/* An mmap of a trapped, mappable part of a BAR, for width-exact accesses. */
+struct vfio_pci_window {
+	void *host;
+	uint64_t off, size;             /* inside the region */
+	unsigned bar;
+};
+
 /* What vfio-pci currently has enabled. */
 enum vfio_pci_vmode { VFIO_PCI_VM_NONE, VFIO_PCI_VM_INTX, VFIO_PCI_VM_MSI, VFIO_PCI_VM_MSIX };
 
@@ -123,6 +137,9 @@ struct vfio_pci {
 	struct vfio_pci_bar bars[PCI_NUM_BARS];
 	struct vfio_pci_map maps[VFIO_PCI_MAX_MAPS];
 	unsigned nr_maps;
+	struct vfio_pci_window windows[VFIO_PCI_MAX_WINDOWS];
+	unsigned nr_windows;
+	uint64_t window_accesses, pread_accesses;       /* trapped BAR accesses, by path */
 
 	/* MSI-X as found on the device (msix_nr 0: none/hidden) */
 	unsigned msix_nr, msix_cap_dev, msix_table_bar, msix_pba_bar;

@@ -91,7 +91,8 @@ void config_usage(FILE *f)
 	      "  --net tap=NAME|fd=N[,mac=XX:XX:XX:XX:XX:XX]   virtio-net on a tap (up to 4)\n"
 	      "  --rng                  virtio-rng (bytes from getrandom)\n"
 	      "  --console null|stdio|file:PATH|fifo:IN,OUT   virtio-console port\n"
-	      "  --device vfio=BDF|SYSFS_PATH[,x-split-qword=on]   PCI passthrough (up to 4)\n"
+	      "  --device vfio=BDF|SYSFS_PATH[,x-split-qword=on][,x-no-mmap=on]\n"
+	      "                         PCI passthrough (up to 4); x-no-mmap traps every BAR access\n"
 	      "  --vfio-backend auto|type1|iommufd   VFIO backend (default auto)\n"
 	      "  --dump-dtb PATH        write the machine description (FDT) and exit\n"
 	      "  --dtb-to-guest         pass that FDT to a bzImage kernel as setup_data\n"
@@ -174,7 +175,7 @@ static int config_net(struct vm_config *cfg, char *arg, char *err, size_t errlen
 	return 0;
 }
 
-/* "vfio=DEV[,x-split-qword=on|off]" */
+/* "vfio=DEV[,x-split-qword=on|off][,x-no-mmap=on|off]" */
 static int config_device(struct vm_config *cfg, char *arg, char *err, size_t errlen)
 {
 	struct vm_vfio_cfg *v;
@@ -190,8 +191,12 @@ static int config_device(struct vm_config *cfg, char *arg, char *err, size_t err
 			v->split_qword = true;
 		else if (!strcmp(tok, "x-split-qword=off"))
 			v->split_qword = false;
+		else if (!strcmp(tok, "x-no-mmap=on"))
+			v->no_mmap = true;
+		else if (!strcmp(tok, "x-no-mmap=off"))
+			v->no_mmap = false;
 		else
-			return config_bad(err, errlen, "bad --device field '%s' (want vfio=BDF[,x-split-qword=on])", tok);
+			return config_bad(err, errlen, "bad --device field '%s' (want vfio=BDF[,x-split-qword=on][,x-no-mmap=on])", tok);
 	}
 	if (!v->dev)
 		return config_bad(err, errlen, "%s", "--device needs vfio=BDF or vfio=SYSFS_PATH");

@@ -28,6 +28,7 @@ enum serial_backend { SERIAL_STDIO, SERIAL_NULL, SERIAL_FILE };
 struct vm_vfio_cfg {
 	const char *dev;            /* "0000:00:03.0" or a sysfs path */
 	bool split_qword;           /* x-split-qword=on: 8-byte accesses as two dwords */
+	bool no_mmap;               /* x-no-mmap=on: every BAR access trapped (tests, debugging) */
 };
 
 struct vm_disk_cfg {

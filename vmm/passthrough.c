@@ -54,14 +54,73 @@ int vm_vfio_open(struct vm *vm)
 	return r;
 }
 
+/*
+ * With --trace memslots=PATH the DMA listener talks to this backend, which
+ * logs "dma-map iova=0x... size=0x... rw|ro" / "dma-unmap iova=... size=..."
+ * (with " err=-N" on failure) in the same file, then forwards. A map or unmap
+ * after "start" is what seed 01 is about; tests look for them. Teardown is
+ * not logged (vm_vfio_destroy sets vfio_trace_off first).
+ */
+static void vm_vfio_trace(struct vm *vm, const char *what, uint64_t iova, uint64_t size,
+			  const char *flags, int r)
+{
+	char line[128], rc[16] = "";
+
+	if (vm->vfio_trace_off)
+		return;
+	if (r)
+		snprintf(rc, sizeof(rc), " err=%d", r);
+	snprintf(line, sizeof(line), "%s iova=0x%llx size=0x%llx%s%s", what,
+		 (unsigned long long)iova, (unsigned long long)size, flags, rc);
+	memslots_trace_line(&vm->slots, line);
+}
+
+static int vm_vfio_trace_map(void *b, uint64_t iova, uint64_t size, void *vaddr, bool readonly)
+{
+	struct vm *vm = b;
+	int r = vm->vfio_be->ops->dma_map(vm->vfio_be->priv, iova, size, vaddr, readonly);
+
+	vm_vfio_trace(vm, "dma-map", iova, size, readonly ? " ro" : " rw", r);
+	return r;
+}
+
+static int vm_vfio_trace_unmap(void *b, uint64_t iova, uint64_t size)
+{
+	struct vm *vm = b;
+	int r = vm->vfio_be->ops->dma_unmap(vm->vfio_be->priv, iova, size);
+
+	vm_vfio_trace(vm, "dma-unmap", iova, size, "", r);
+	return r;
+}
+
+static int vm_vfio_trace_ranges(void *b, struct iova_range *out, unsigned max, unsigned *nr)
+{
+	struct vm *vm = b;
+
+	return vm->vfio_be->ops->iova_ranges(vm->vfio_be->priv, out, max, nr);
+}
+
+static const struct vfio_backend_ops vm_vfio_trace_ops = {
+	.dma_map = vm_vfio_trace_map,
+	.dma_unmap = vm_vfio_trace_unmap,
+	.iova_ranges = vm_vfio_trace_ranges,
+	.name = "trace",
+};
+
 /* Every RAM range of the system space mapped once for the devices' DMA (I5). */
 int vm_vfio_dma(struct vm *vm)
 {
+	struct vfio_backend *be = vm->vfio_be;
 	int r;
 
 	if (!vm->vfio_be)
 		return 0;
-	r = vfio_dma_init(&vm->vfio_dma, vm->vfio_be, NULL);
+	if (vm->trace) {
+		vm->vfio_trace_be.ops = &vm_vfio_trace_ops;
+		vm->vfio_trace_be.priv = vm;
+		be = &vm->vfio_trace_be;
+	}
+	r = vfio_dma_init(&vm->vfio_dma, be, NULL);
 	if (r)
 		return r;
 	vm->vfio_dma_ready = true;
@@ -111,7 +170,8 @@ int vm_vfio_devices(struct vm *vm)
 
 	for (i = 0; i < vm->nr_vfio_open; i++) {
 		struct vm_vfio *d = &vm->vfio[i];
-		struct vfio_pci_opts opts = { .split_qword = vm->cfg.vfio[i].split_qword };
+		struct vfio_pci_opts opts = { .split_qword = vm->cfg.vfio[i].split_qword,
+					      .no_mmap = vm->cfg.vfio[i].no_mmap };
 		struct vfio_pci_hooks hooks = {
 			.msi = { .send = vm_msi_send, .vector_changed = vm_msi_vector_changed,
 				 .opaque = vm },
@@ -152,8 +212,19 @@ int vm_vfio_devices(struct vm *vm)
 
 void vm_vfio_destroy(struct vm *vm)
 {
+	char line[128];
 	unsigned i;
 
+	/* What the guest did through the traps, for the trace; teardown is not traced. */
+	for (i = 0; i < vm->nr_vfio_open; i++) {
+		if (!vm->vfio[i].vp_ready)
+			continue;
+		snprintf(line, sizeof(line), "vfio %s trapped window=%llu pread=%llu",
+			 vm->vfio[i].name, (unsigned long long)vm->vfio[i].vp.window_accesses,
+			 (unsigned long long)vm->vfio[i].vp.pread_accesses);
+		memslots_trace_line(&vm->slots, line);
+	}
+	vm->vfio_trace_off = true;
 	for (i = 0; i < vm->nr_vfio_open; i++) {
 		struct vm_vfio *d = &vm->vfio[i];
 

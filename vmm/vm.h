@@ -143,6 +143,9 @@ struct vm {
 	unsigned nr_usable_iova;
 	struct vfio_dma vfio_dma;
 	bool vfio_dma_ready;
+	/* with --trace: the DMA listener's backend, logging each map/unmap before teardown */
+	struct vfio_backend vfio_trace_be;
+	bool vfio_trace_off;
 	unsigned nr_virtio;
 	bool ioeventfd_any_len;
 	struct acpi_pm pm;

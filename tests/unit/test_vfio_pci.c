@@ -218,6 +218,9 @@ static int f_mmap(void *o, unsigned index, uint64_t off, uint64_t size, void **h
 	ck_assert_uint_eq(size % 4096, 0);
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert(p != MAP_FAILED);
+	/* BAR0's bytes as f_read gives them, so both paths read the same values. */
+	for (uint64_t i = 0; i < size; i++)
+		((uint8_t *)p)[i] = (uint8_t)(0x10 + off + i);
 	f->mmaps++;
 	*host = p;
 	return 0;
@@ -329,11 +332,11 @@ static void o_changed(void *opaque, struct pci_dev *dev, bool msix, unsigned v,
 	r->changes++;
 }
 
-static struct fx *fx_new(bool split, bool sparse)
+static struct fx *fx_new_opts(bool split, bool sparse, bool no_mmap)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct vfio_dev_io io;
-	struct vfio_pci_opts o = { .name = "nic", .split_qword = split };
+	struct vfio_pci_opts o = { .name = "nic", .split_qword = split, .no_mmap = no_mmap };
 	struct vfio_pci_hooks h = { .msi = { .send = o_send, .vector_changed = o_changed } };
 
 	ck_assert_ptr_nonnull(f);
@@ -348,6 +351,11 @@ static struct fx *fx_new(bool split, bool sparse)
 	ck_assert_int_eq(vfio_pci_init(&f->vp, &io, &o, &h), 0);
 	ck_assert_int_eq(pci_bus_add(&f->bus, &f->vp.dev, DEVFN), 0);
 	return f;
+}
+
+static struct fx *fx_new(bool split, bool sparse)
+{
+	return fx_new_opts(split, sparse, false);
 }
 
 static void fx_free(struct fx *f)
@@ -473,17 +481,61 @@ START_TEST(test_bar_mmap_and_trap)
 	ck_assert(is_ram(f, BAR0_GPA + 0x4000));
 	ck_assert(is_ram(f, BAR0_GPA + BAR0_SIZE - 1));
 	ck_assert(!is_ram(f, BAR2_GPA));
-	ck_assert_uint_eq(f->fk.mmaps, 2);
+	/* Two RAM pieces around the MSI-X page, and an access window over that page. */
+	ck_assert_uint_eq(f->fk.mmaps, 3);
+	ck_assert_uint_eq(f->vp.nr_windows, 1);
+	ck_assert_uint_eq(f->vp.windows[0].off, TBL_OFF);
+	ck_assert_uint_eq(f->vp.windows[0].size, 0x1000);
 	/* The MSI-X table itself is the core's: the device sees nothing. */
 	f->fk.nlog = 0;
 	(void)mmio_rd(f, BAR0_GPA + TBL_OFF, 4);
 	ck_assert_int_eq(mmio_wr(f, BAR0_GPA + TBL_OFF + 8, 4, 0x1234), 0);
 	ck_assert_uint_eq(f->fk.nlog, 0);
-	/* The rest of the table's page is trapped: one access of the guest's width. */
+	ck_assert_uint_eq(f->vp.window_accesses + f->vp.pread_accesses, 0);
+	/*
+	 * The rest of the table's page is trapped: one 8-byte load on the window
+	 * (a pread would be split in two by vfio-pci before Linux 6.10).
+	 */
 	ck_assert_uint_eq(mmio_rd(f, BAR0_GPA + TBL_OFF + 0x100, 8), 0x1716151413121110ULL);
+	ck_assert_uint_eq(f->fk.nlog, 0);
+	ck_assert_uint_eq(f->vp.window_accesses, 1);
+	/* Unaligned: one pread of the guest's width, which the kernel splits as the bus would. */
+	ck_assert_uint_eq(mmio_rd(f, BAR0_GPA + TBL_OFF + 0x102, 4), 0x15141312);
+	ck_assert_uint_eq(f->fk.nlog, 1);
+	ck_assert_uint_eq(f->fk.log[0].size, 4);
+	ck_assert_uint_eq(f->fk.log[0].off, TBL_OFF + 0x102);
+	ck_assert_uint_eq(f->vp.pread_accesses, 1);
+	fx_free(f);
+}
+END_TEST
+
+/* x-no-mmap: nothing is RAM; the mappable areas serve trapped accesses through windows. */
+START_TEST(test_no_mmap_windows)
+{
+	struct fx *f = fx_new_opts(false, true, true);
+	static const unsigned sizes[] = { 1, 2, 4, 8 };
+	uint64_t v;
+	unsigned i;
+
+	program_bars(f);
+	ck_assert(!is_ram(f, BAR0_GPA));
+	ck_assert(!is_ram(f, BAR0_GPA + 0x4000));
+	ck_assert_uint_eq(f->vp.nr_maps, 0);
+	ck_assert_uint_eq(f->vp.nr_windows, 2);         /* the two sparse areas */
+	f->fk.nlog = 0;
+	for (i = 0; i < 4; i++) {
+		v = mmio_rd(f, BAR0_GPA + 0x1000, sizes[i]);
+		ck_assert_uint_eq(v, 0x1716151413121110ULL & access_ones(sizes[i]));
+		ck_assert_int_eq(mmio_wr(f, BAR0_GPA + 0x4000, sizes[i], 0xA1A2A3A4A5A6A7A8ULL), 0);
+		v = mmio_rd(f, BAR0_GPA + 0x4000, 8);
+		ck_assert_uint_eq(v & access_ones(sizes[i]), 0xA1A2A3A4A5A6A7A8ULL & access_ones(sizes[i]));
+	}
+	ck_assert_uint_eq(f->fk.nlog, 0);
+	ck_assert_uint_eq(f->vp.window_accesses, 12);
+	/* Outside the areas (the non-mappable page): one pread of the guest's width. */
+	ck_assert_uint_eq(mmio_rd(f, BAR0_GPA + 0x3808, 8), 0x1F1E1D1C1B1A1918ULL);
 	ck_assert_uint_eq(f->fk.nlog, 1);
 	ck_assert_uint_eq(f->fk.log[0].size, 8);
-	ck_assert_uint_eq(f->fk.log[0].off, TBL_OFF + 0x100);
 	fx_free(f);
 }
 END_TEST
@@ -945,6 +997,7 @@ Suite *vfio_pci_suite(void)
 	tcase_add_test(tc, test_bar_mmap_and_trap);
 	tcase_add_test(tc, test_sparse_areas);
 	tcase_add_test(tc, test_exact_widths);
+	tcase_add_test(tc, test_no_mmap_windows);
 	tcase_add_test(tc, test_split_qword);
 	tcase_add_test(tc, test_config_caps);
 	tcase_add_test(tc, test_msix_set_irqs);
