@@ -37,6 +37,8 @@ $(eval $(call guest,bigmem,bigmem,))
 $(eval $(call guest,pambench,pambench,))
 $(eval $(call guest,smm,smm,))
 $(eval $(call guest,fwcfg,fwcfg,))
+$(eval $(call guest,edu,edu,))
+$(eval $(call guest,edu_quick,edu,-DQUICK))
 
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_DIR)/guest.ld
 	$(GUEST_LD) -m elf_i386 -nostdlib --build-id=none -T $(GUEST_DIR)/guest.ld -o $@ $<

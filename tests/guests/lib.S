@@ -169,7 +169,7 @@ gdt_desc:
  *                           (segments loaded; the caller sets esp);
  *   PRINTH text             PRINT32 with the string read at the alias;
  *   GDT_HI                  the GDT descriptor pointing at the alias (with GDT);
- *   CONF_FUNCS              conf_read8 / conf_write8 on 00:00.0 (32-bit).
+ *   CONF_FUNCS              conf_read8/16/32, conf_write8/16/32 on bus 0 (32-bit).
  */
 .macro ENTER_PROT32_HI target
 	.code16
@@ -203,34 +203,51 @@ gdt_desc_hi:
 	.popsection
 .endm
 
-/* config register ebx (bus 0) to al / al to it. Clobber eax, edx. */
+/*
+ * Configuration mechanism #1 on bus 0, ebx = devfn << 8 | register (00:00.0 is
+ * just the register): conf_read8/16/32 to al/ax/eax, conf_write8/16/32 from
+ * al/ax/eax. Clobber eax (reads), edx.
+ */
 .macro CONF_FUNCS
-conf_read8:
-	push	%ebx
+conf_addr:
 	mov	%ebx, %eax
-	and	$0xFC, %eax
+	and	$0xFFFC, %eax
 	or	$0x80000000, %eax
 	mov	$CONF_ADDR, %dx
 	out	%eax, %dx
-	pop	%ebx
 	mov	%ebx, %edx
 	and	$3, %edx
 	add	$CONF_DATA, %edx
+	ret
+conf_read8:
+	call	conf_addr
 	in	%dx, %al
 	ret
-
+conf_read16:
+	call	conf_addr
+	in	%dx, %ax
+	ret
+conf_read32:
+	call	conf_addr
+	in	%dx, %eax
+	ret
 conf_write8:
 	push	%eax
-	mov	%ebx, %eax
-	and	$0xFC, %eax
-	or	$0x80000000, %eax
-	mov	$CONF_ADDR, %dx
-	out	%eax, %dx
+	call	conf_addr
 	pop	%eax
-	mov	%ebx, %edx
-	and	$3, %edx
-	add	$CONF_DATA, %edx
 	out	%al, %dx
+	ret
+conf_write16:
+	push	%eax
+	call	conf_addr
+	pop	%eax
+	out	%ax, %dx
+	ret
+conf_write32:
+	push	%eax
+	call	conf_addr
+	pop	%eax
+	out	%eax, %dx
 	ret
 .endm
 

@@ -44,7 +44,7 @@ pv=$top/build/rig/payload-vfio
 rm -rf "$pv"
 mkdir -p "$pv/guests"
 cp "$top/build/vmm" "$pv/vmm"
-cp "$top/build/guests/hello.bin" "$pv/guests/"
+cp "$top/build/guests/edu.bin" "$top/build/guests/edu_quick.bin" "$pv/guests/"
 cp "$top/tests/rig/payload/run-l1-vfio.sh" "$pv/run-l1.sh"
 set +e
 rig --vfio --timeout "${RIG_TIMEOUT:-600}" "$pv" "$top/build/rig/rig-vfio.log"
