@@ -1147,6 +1147,14 @@ void vfio_pci_destroy(struct vfio_pci *vp)
 	pci_dev_destroy(&vp->dev); /* off the bus: no BAR is mapped any more */
 	if (vp->vmode != VFIO_PCI_VM_NONE)
 		vfio_pci_irq_off(vp);
+	/*
+	 * Quiesce before the owner drops the DMA mappings: bus mastering off, then
+	 * the device reset, so no DMA of the guest's outlives them (an in-flight
+	 * transfer would fault in the IOMMU or, worse, land in reused memory).
+	 */
+	vfio_pci_command_changed(&vp->dev, VFIO_PCI_CMD_FORWARD, 0);
+	if (vp->has_reset && vp->io.ops->reset(vp->io.opaque))
+		log_warn("vfio: %s: VFIO_DEVICE_RESET at close failed", vp->name);
 	for (i = 0; i < vp->nr_maps; i++) {
 		struct vfio_pci_map *m = &vp->maps[i];
 

@@ -54,6 +54,10 @@
  *   (vfio-pci refuses otherwise).
  * - Reset: VFIO_DEVICE_RESET at init and on pci_dev_reset (ops->reset),
  *   with every interrupt index disabled around it and INTx re-armed after.
+ *   vfio_pci_destroy quiesces the device before its owner drops the DMA
+ *   mappings: interrupts off, COMMAND's IO/MEMORY/MASTER cleared on the
+ *   device, then VFIO_DEVICE_RESET when the device has one. A guest reset
+ *   ends the VM in vmm, so this is also the reset at guest reset.
  * - Errors: 0 or -errno (WUR). Runtime failures (an ioctl refused while
  *   the guest runs) are logged and counted in irq_errors, never fatal.
  * - Threads: config hooks run under the PCI bus lock; BAR traps run

@@ -540,6 +540,24 @@ START_TEST(test_no_mmap_windows)
 }
 END_TEST
 
+/* Closing quiesces the device before the owner drops DMA: MASTER off, then a reset. */
+START_TEST(test_close_quiesces)
+{
+	struct fx *f = fx_new(false, false);
+	unsigned resets;
+
+	program_bars(f);
+	ck_assert(get_le16(f->fk.cfg + PCI_COMMAND) & PCI_COMMAND_MASTER);
+	resets = f->fk.resets;
+	f->fk.nlog = 0;
+	vfio_pci_destroy(&f->vp);
+	ck_assert_uint_eq(get_le16(f->fk.cfg + PCI_COMMAND) &
+			  (PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY | PCI_COMMAND_IO), 0);
+	ck_assert_uint_eq(f->fk.resets, resets + 1);
+	fx_free(f);     /* destroy again: nothing more */
+}
+END_TEST
+
 START_TEST(test_sparse_areas)
 {
 	struct fx *f = fx_new(false, true);
@@ -998,6 +1016,7 @@ Suite *vfio_pci_suite(void)
 	tcase_add_test(tc, test_sparse_areas);
 	tcase_add_test(tc, test_exact_widths);
 	tcase_add_test(tc, test_no_mmap_windows);
+	tcase_add_test(tc, test_close_quiesces);
 	tcase_add_test(tc, test_split_qword);
 	tcase_add_test(tc, test_config_caps);
 	tcase_add_test(tc, test_msix_set_irqs);
