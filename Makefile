@@ -24,7 +24,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEB_PKGS := build-essential pkg-config liburing-dev libfdt-dev check libseccomp-dev \
             linux-libc-dev qemu-system-x86 seabios acpica-tools device-tree-compiler \
             busybox-static cpio xz-utils zstd lz4 gzip fio strace hyperfine time \
-            iproute2 binutils extlinux syslinux-common fdisk
+            iproute2 binutils extlinux syslinux-common fdisk \
+            linux-source-6.12 flex bison bc libelf-dev libssl-dev
 
 .PHONY: all check unit integration rig deps bench clean
 # keep the sanitizer objects between runs
@@ -62,6 +63,12 @@ rig: $(BUILD)/vmm guests
 	bash tests/rig/check.sh
 
 check: unit integration rig
+
+# The passthrough rig on the iommufd backend, level 1 on a Linux 6.12 built once for it
+# (tests/rig/iommufd-kernel.sh); not part of check.
+.PHONY: check-iommufd
+check-iommufd: $(BUILD)/vmm guests
+	bash tests/rig/check-iommufd.sh
 
 deps:
 	apt-get update

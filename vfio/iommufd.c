@@ -204,31 +204,48 @@ out:
 }
 
 /*
- * With a real char device and sysfs's vfio-dev/vfioN/dev ("MAJ:MIN"), they
- * must agree: a stale or renamed node would otherwise hand us the wrong
- * device. Without either (a test's fake tree) there is nothing to compare.
+ * The device number of @bdf's cdev, from sysfs's vfio-dev/vfioN/dev
+ * ("MAJ:MIN"). Since Linux 6.1 every VFIO device has a vfio-dev/vfioN
+ * entry, but only a kernel with CONFIG_VFIO_DEVICE_CDEV gives it a device
+ * number (and /dev/vfio/devices/vfioN): no "dev" file is -ENODEV.
  */
-static int vfio_fd_check_node(struct vfio_iommufd *f, int fd, const char *path,
-			      const char *bdf, const char *cdev, char *err, size_t errlen)
+static int vfio_fd_cdev_devt(struct vfio_iommufd *f, const char *bdf, const char *cdev,
+			     unsigned *maj, unsigned *min, char *err, size_t errlen)
 {
 	char sp[PATH_MAX], buf[32];
-	unsigned maj, min;
-	struct stat st;
 	ssize_t n;
 	int sfd;
 
-	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode))
-		return 0;
 	snprintf(sp, sizeof(sp), "%s/bus/pci/devices/%s/vfio-dev/%s/dev", f->sysfs, bdf, cdev);
 	sfd = open(sp, O_RDONLY | O_CLOEXEC);
-	if (sfd < 0)
-		return 0;
+	if (sfd < 0) {
+		errmsg(err, errlen,
+		       "vfio: %s has no VFIO cdev (%s missing): the kernel lacks "
+		       "CONFIG_VFIO_DEVICE_CDEV, which iommufd needs (use --vfio-backend type1)",
+		       bdf, sp);
+		return -ENODEV;
+	}
 	n = read(sfd, buf, sizeof(buf) - 1);
 	close(sfd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if (sscanf(buf, "%u:%u", &maj, &min) != 2)
+	buf[n > 0 ? n : 0] = '\0';
+	if (sscanf(buf, "%u:%u", maj, min) != 2) {
+		errmsg(err, errlen, "vfio: %s: cannot parse %s (want MAJ:MIN)", bdf, sp);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * A real char device must be the one sysfs names: a stale or renamed node
+ * would otherwise hand us another device. (A test's fake tree has regular
+ * files: nothing to compare.)
+ */
+static int vfio_fd_check_node(int fd, const char *path, const char *bdf, const char *cdev,
+			      unsigned maj, unsigned min, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode))
 		return 0;
 	if (major(st.st_rdev) == maj && minor(st.st_rdev) == min)
 		return 0;
@@ -244,7 +261,7 @@ static int vfio_fd_open_device(void *b, const char *arg, int *device_fd, char *e
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = f->iommufd };
 	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = f->ioas };
 	char bdf[VFIO_BDF_LEN], cdev[32], path[PATH_MAX];
-	unsigned group;
+	unsigned group, maj, min;
 	int fd, ret;
 
 	/* Parses the argument, finds the device, its IOMMU group, and checks vfio-pci. */
@@ -253,6 +270,9 @@ static int vfio_fd_open_device(void *b, const char *arg, int *device_fd, char *e
 		return ret;
 	/* Bound to vfio-pci but no vfio-dev/vfioN: the kernel lacks CONFIG_VFIO_DEVICE_CDEV. */
 	ret = vfio_sysfs_cdev(f->sysfs, bdf, cdev, sizeof(cdev), err, errlen);
+	if (ret)
+		return ret;
+	ret = vfio_fd_cdev_devt(f, bdf, cdev, &maj, &min, err, errlen);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "%s/vfio/devices/%s", f->dev, cdev);
@@ -268,7 +288,7 @@ static int vfio_fd_open_device(void *b, const char *arg, int *device_fd, char *e
 			       strerror(-ret));
 		return ret;
 	}
-	ret = vfio_fd_check_node(f, fd, path, bdf, cdev, err, errlen);
+	ret = vfio_fd_check_node(fd, path, bdf, cdev, maj, min, err, errlen);
 	if (ret)
 		goto err_close;
 	if (ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) < 0) {

@@ -1,13 +1,19 @@
 #!/bin/bash
 # tests/rig/run.sh - run a test payload inside the nested rig.
 #
-#   tests/rig/run.sh [--timeout SECONDS] [--mem 2G] [--smp 2] [--vfio] PAYLOAD_DIR [LOG]
+#   tests/rig/run.sh [--timeout SECONDS] [--mem 2G] [--smp 2] [--vfio] [--l1-kernel VMLINUX]
+#                    PAYLOAD_DIR [LOG]
 #
 # This machine's own /dev/kvm cannot run a Linux guest, so tests that need one run a level
 # deeper: level 0 is QEMU TCG with -cpu max, which gives level 1 nested SVM; level 1 is
 # Debian's stock kernel with a busybox initramfs that loads kvm_amd and runs
 # PAYLOAD_DIR/run-l1.sh; the payload runs level-2 guests on level 1's /dev/kvm.
 # tests/rig/README.md has the payload contract.
+#
+# --l1-kernel VMLINUX boots that uncompressed vmlinux (PVH) at level 1 instead of Debian's,
+# with the same initramfs: such a kernel must have KVM, and with --vfio VT-d and vfio-pci,
+# built in (the initramfs holds only Debian's modules; modprobe failing is harmless). E.g.
+# the 6.12 kernel with iommufd that tests/rig/iommufd-kernel.sh builds.
 #
 # Exit status: 0 if the payload exited 0, 1 on any failure (with a one-line reason),
 # 2 on bad usage, 77 if qemu-system-x86_64 is not installed, 75 when level 1 itself
@@ -36,7 +42,7 @@ L2_MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio_rng"
 L1_APPEND=(console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check
 	random.trust_cpu=on i8042.noaux i8042.nokbd i8042.nopnp audit=0 apparmor=0)
 
-TIMEOUT=900 MEM=2G SMP=2 VFIO=0
+TIMEOUT=900 MEM=2G SMP=2 VFIO=0 L1_KERNEL=
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$SELF" >&2
@@ -52,6 +58,8 @@ while (($#)); do
 	--smp) SMP=${2:?}; shift 2 ;;
 	--smp=*) SMP=${1#*=}; shift ;;
 	--vfio) VFIO=1; shift ;;
+	--l1-kernel) L1_KERNEL=${2:?}; shift 2 ;;
+	--l1-kernel=*) L1_KERNEL=${1#*=}; shift ;;
 	-h | --help) usage ;;
 	--) shift; break ;;
 	-*) echo "rig: unknown option $1" >&2; usage ;;
@@ -63,6 +71,12 @@ done
 PAYLOAD=$1
 LOG=${2:-$ROOT/build/rig/rig.log}
 [[ -d $PAYLOAD ]] || { echo "rig: payload directory $PAYLOAD not found" >&2; exit 2; }
+if [[ -n $L1_KERNEL ]]; then
+	# An ELF (not a bzImage): QEMU boots it through its PVH entry note.
+	[[ -f $L1_KERNEL && $(head -c4 "$L1_KERNEL") == $'\x7fELF' ]] ||
+		{ echo "rig: --l1-kernel $L1_KERNEL is not an uncompressed vmlinux (ELF)" >&2; exit 2; }
+	L1_KERNEL=$(realpath "$L1_KERNEL")
+fi
 
 if ! command -v qemu-system-x86_64 >/dev/null; then
 	echo "################################################################"
@@ -531,6 +545,7 @@ if [[ ! -f $ASSETS/done ]]; then
 fi
 exec 9>&-
 while read -r line; do say "$line"; done <"$ASSETS/versions"
+[[ -z $L1_KERNEL ]] || say "L1 kernel replaced by --l1-kernel $L1_KERNEL"
 
 # The payload is the last archive, so it can also override anything in the base.
 mkdir -p "$W/payroot/payload"
@@ -548,7 +563,7 @@ cpio_of "$W/payroot" | gzip -1 >>"$W/initrd"
 # phys-bits=48: level 1 must hold guests above 1 TiB (QEMU's TCG default is 40).
 QEMU=(qemu-system-x86_64 -machine q35 -accel tcg -cpu max,phys-bits=48 -m "$MEM" -smp "$SMP"
 	-nodefaults -no-user-config -display none -serial stdio -no-reboot
-	-kernel "$ASSETS/vmlinux" -initrd "$W/initrd")
+	-kernel "${L1_KERNEL:-$ASSETS/vmlinux}" -initrd "$W/initrd")
 APPEND="${L1_APPEND[*]}"
 if ((VFIO)); then
 	# An emulated VT-d, which vfio's type1 backend needs, and two devices to pass through.

@@ -648,6 +648,21 @@ START_TEST(test_open_device_missing_pieces)
 	ck_assert_int_eq(vfio_backend_open_device(be, "00:03.0", &fd, err, sizeof(err)), -ENODEV);
 	ck_assert_ptr_nonnull(strstr(err, "has no VFIO cdev"));
 	ck_assert_ptr_nonnull(strstr(err, "CONFIG_VFIO_DEVICE_CDEV"));
+	/*
+	 * vfio-dev/vfio12 without a device number: what Linux 6.1 to 6.5, or a
+	 * kernel without CONFIG_VFIO_DEVICE_CDEV, shows for every VFIO device.
+	 */
+	t_mkdirs(&t, "sys/bus/pci/devices/0000:00:03.0/vfio-dev/vfio12");
+	ck_assert_int_eq(vfio_backend_open_device(be, "00:03.0", &fd, err, sizeof(err)), -ENODEV);
+	ck_assert_ptr_nonnull(strstr(err, "0000:00:03.0 has no VFIO cdev"));
+	ck_assert_ptr_nonnull(strstr(err, "vfio12/dev missing"));
+	ck_assert_ptr_nonnull(strstr(err, "CONFIG_VFIO_DEVICE_CDEV"));
+	/* A device number that does not parse. */
+	t_cdev_sysfs(&t, "0000:00:03.0", 12, "banana\n");
+	ck_assert_int_eq(vfio_backend_open_device(be, "00:03.0", &fd, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "want MAJ:MIN"));
+	t_cdev_sysfs(&t, "0000:00:03.0", 12, "");
+	ck_assert_int_eq(vfio_backend_open_device(be, "00:03.0", &fd, err, sizeof(err)), -EINVAL);
 	/* A cdev in sysfs but no node in /dev. */
 	t_cdev_sysfs(&t, "0000:00:03.0", 12, "511:12\n");
 	ck_assert_int_eq(vfio_backend_open_device(be, "00:03.0", &fd, err, sizeof(err)), -ENOENT);
