@@ -312,13 +312,17 @@ if [ -d /lib/modules/$(uname -r) ]; then
 	sleep 1
 fi
 if [ -b /dev/vda ] && grep -q 'l2-dd-bench' /proc/cmdline; then
-	# bench/blk.sh: sequential read throughput of the whole disk, 1 MiB requests
-	# busybox dd prints no rate: the guest's uptime (1/100 s) around each run
+	# bench/dd.sh: sequential read throughput of the whole disk, 1 MiB requests
+	# busybox dd prints no rate: the guest's uptime (1/100 s) around each run;
+	# the queue limits the driver took from the device, the disk's stat after the read
+	q=/sys/block/vda/queue
+	echo "L2-DD-QUEUE max_sectors_kb=$(cat $q/max_sectors_kb) max_hw_sectors_kb=$(cat $q/max_hw_sectors_kb) max_segments=$(cat $q/max_segments) max_segment_size=$(cat $q/max_segment_size) nr_requests=$(cat $q/nr_requests) read_ahead_kb=$(cat $q/read_ahead_kb) scheduler=$(cat $q/scheduler | tr ' ' ,) mq=$(ls /sys/block/vda/mq | wc -l)"
 	echo 3 >/proc/sys/vm/drop_caches
 	read t0 x </proc/uptime
 	dd if=/dev/vda of=/dev/null bs=1M 2>/dev/null
 	read t1 x </proc/uptime
 	echo "L2-DD-READ bytes=$(cat /sys/block/vda/size)x512 start=$t0 end=$t1"
+	echo "L2-DD-STAT $(cat /sys/block/vda/stat)"
 	read t0 x </proc/uptime
 	dd if=/dev/zero of=/dev/vda bs=1M count=128 conv=fsync 2>/dev/null
 	read t1 x </proc/uptime
