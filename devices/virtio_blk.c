@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "common/bytes.h"
 #include "common/errmsg.h"
@@ -53,6 +54,8 @@ struct virtio_blk_req {
 	unsigned pending;       /* SQEs not reaped yet */
 	uint8_t result;         /* VIRTIO_BLK_S_* so far */
 	bool queued;            /* counted in blk->inflight */
+	uint64_t t_wake, t_pop, t_sub;  /* stage accounting: see enum virtio_blk_stage */
+	uint64_t run_seq;       /* the worker run that popped it */
 	unsigned nseg;
 	struct vblk_seg seg[VIRTIO_BLK_MAX_DISCARD_SEG];
 };
@@ -65,6 +68,48 @@ struct virtio_blk_req {
 static void vblk_stat_add(uint64_t *p, uint64_t n)
 {
 	__atomic_fetch_add(p, n, __ATOMIC_RELAXED);
+}
+
+/* ---- stage accounting ------------------------------------------------------------ */
+
+static uint64_t vblk_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void vblk_stage(struct virtio_blk *blk, enum virtio_blk_stage st, uint64_t ns)
+{
+	struct virtio_blk_stage_acc *a = &blk->prof.stage[st];
+
+	a->n++;
+	a->sum_ns += ns;
+	if (ns > a->max_ns)
+		a->max_ns = ns;
+}
+
+/* 0, 1, 2, 3-4, 5-8, 9-16, 17-32, more: the bucket of @n. */
+static unsigned vblk_count_bucket(uint64_t n)
+{
+	unsigned b = 1;
+
+	if (n == 0)
+		return 0;
+	while (b < VIRTIO_BLK_PROF_COUNTS - 1 && n > 1ULL << (b - 1))
+		b++;
+	return b;
+}
+
+/* <= 512 B, <= 1 KiB, ... <= 2 MiB, more: the bucket of @bytes. */
+static unsigned vblk_size_bucket(uint64_t bytes)
+{
+	unsigned b = 0;
+
+	while (b < VIRTIO_BLK_PROF_SIZES - 1 && bytes > (uint64_t)VIRTIO_BLK_SECTOR_SIZE << b)
+		b++;
+	return b;
 }
 
 static void vblk_drain_fd(int fd)
@@ -323,6 +368,8 @@ static int vblk_start(struct virtio_blk *blk, unsigned slot)
 		if (!len)
 			return vblk_done(req, VIRTIO_BLK_S_OK);
 		req->data_len = (uint32_t)len;
+		blk->prof.size_hist[vblk_size_bucket(len)]++;
+		blk->prof.segs_hist[vblk_count_bucket(ndata)]++;
 		sqe = vblk_get_sqe(blk);
 		if (!sqe)
 			return vblk_done(req, VIRTIO_BLK_S_IOERR);
@@ -408,10 +455,28 @@ static bool vblk_slot_available(const struct virtio_blk *blk)
 	return blk->nr_free && VIRTIO_BLK_QUEUE_SIZE - blk->nr_free < blk->inflight_limit;
 }
 
+/* Stage accounting of a request answered at blk->now; the run's sums for vblk_run. */
+static void vblk_account_done(struct virtio_blk *blk, const struct virtio_blk_req *req, bool io)
+{
+	if (io) {
+		vblk_stage(blk, VIRTIO_BLK_ST_IO, blk->now - req->t_sub);
+		if (req->run_seq == blk->run_seq)
+			blk->prof.inline_done++;
+	}
+	if (!blk->run_answered || blk->now < blk->run_reap_min)
+		blk->run_reap_min = blk->now;
+	if (!blk->run_answered || req->t_wake < blk->run_wake_min)
+		blk->run_wake_min = req->t_wake;
+	blk->run_answered++;
+	blk->run_reap_sum += blk->now;
+	blk->run_wake_sum += req->t_wake;
+}
+
 /* Answer the request in @slot: status byte, used entry, slot back. */
 static void vblk_complete(struct virtio_blk *blk, unsigned slot)
 {
 	struct virtio_blk_req *req = &blk->reqs[slot];
+	bool io = req->queued;
 
 	if (req->queued) {
 		req->queued = false;
@@ -422,6 +487,7 @@ static void vblk_complete(struct virtio_blk *blk, unsigned slot)
 
 		*(volatile uint8_t *)req->status = req->result;
 		virtq_push(blk->vq, req->elem->head, written);
+		vblk_account_done(blk, req, io);
 		blk->pushed++;
 		vblk_stat_add(&blk->stats.requests, 1);
 		if (req->result == VIRTIO_BLK_S_IOERR)
@@ -491,6 +557,8 @@ static void vblk_reap(struct virtio_blk *blk)
 	unsigned n, i;
 
 	while ((n = io_uring_peek_batch_cqe(&blk->ring, cqes, ARRAY_SIZE(cqes))) > 0) {
+		blk->now = vblk_now();
+		blk->run_reaped += n;
 		for (i = 0; i < n; i++)
 			vblk_cqe(blk, io_uring_cqe_get_data64(cqes[i]), cqes[i]->res, false);
 		io_uring_cq_advance(&blk->ring, n);
@@ -500,10 +568,12 @@ static void vblk_reap(struct virtio_blk *blk)
 /* Pop every available request (while slots last), queue them, submit once. */
 static void vblk_pump(struct virtio_blk *blk)
 {
-	unsigned before = blk->sqes_out;
+	uint16_t queued[VIRTIO_BLK_QUEUE_SIZE];
+	unsigned before = blk->sqes_out, nq = 0, i;
 
 	blk->starved = false;
 	while (!blk->failed) {
+		struct virtio_blk_req *req;
 		unsigned slot;
 		int ret;
 
@@ -513,16 +583,28 @@ static void vblk_pump(struct virtio_blk *blk)
 			break;
 		}
 		slot = blk->free_slots[blk->nr_free - 1];
-		ret = virtq_pop(blk->vq, blk->reqs[slot].elem);
+		req = &blk->reqs[slot];
+		ret = virtq_pop(blk->vq, req->elem);
 		if (ret)
 			break;  /* -ENOENT, or a malformed chain the core reported */
 		blk->nr_free--;
+		blk->now = req->t_pop = req->t_sub = vblk_now();
+		req->t_wake = blk->run_t0;
+		req->run_seq = blk->run_seq;
+		blk->run_popped++;
+		vblk_stage(blk, VIRTIO_BLK_ST_POP, req->t_pop - req->t_wake);
+		if (blk->irq_unanswered) {
+			blk->irq_unanswered = false;
+			vblk_stage(blk, VIRTIO_BLK_ST_GUEST, req->t_pop - blk->last_irq);
+		}
 		ret = vblk_start(blk, slot);
 		if (ret == VBLK_QUEUED) {
-			blk->reqs[slot].queued = true;
+			req->queued = true;
+			queued[nq++] = (uint16_t)slot;
 			if (++blk->inflight > blk->stats.max_inflight)
 				__atomic_store_n(&blk->stats.max_inflight, blk->inflight,
 						 __ATOMIC_RELAXED);
+			blk->prof.depth[vblk_count_bucket(blk->inflight)]++;
 		} else if (ret == VBLK_DONE) {
 			vblk_complete(blk, slot);
 		} else {
@@ -539,13 +621,55 @@ static void vblk_pump(struct virtio_blk *blk)
 		if (blk->sqes_out != before)
 			vblk_drain_fd(blk->cq_fd);
 	}
+	/* SQEs a full SQ pushed out early count from here too: close enough. */
+	blk->now = vblk_now();
+	for (i = 0; i < nq; i++) {
+		struct virtio_blk_req *req = &blk->reqs[queued[i]];
+
+		if (req->queued && req->pending && req->run_seq == blk->run_seq) {
+			req->t_sub = blk->now;
+			vblk_stage(blk, VIRTIO_BLK_ST_SUBMIT, req->t_sub - req->t_pop);
+		}
+	}
+}
+
+/* The run answered requests and called virtq_notify (@sent: it interrupted). */
+static void vblk_account_run(struct virtio_blk *blk, int sent)
+{
+	uint64_t t = vblk_now(), n = blk->run_answered;
+	struct virtio_blk_stage_acc *a;
+
+	if (sent) {
+		blk->prof.irq_sent++;
+		blk->last_irq = t;
+		blk->irq_unanswered = true;
+	} else {
+		blk->prof.irq_suppressed++;
+	}
+	if (!n)
+		return;
+	/* Every request of the run ends at t: sums and maxima without a list. */
+	a = &blk->prof.stage[VIRTIO_BLK_ST_ANSWER];
+	a->n += n;
+	a->sum_ns += n * t - blk->run_reap_sum;
+	if (t - blk->run_reap_min > a->max_ns)
+		a->max_ns = t - blk->run_reap_min;
+	a = &blk->prof.stage[VIRTIO_BLK_ST_TOTAL];
+	a->n += n;
+	a->sum_ns += n * t - blk->run_wake_sum;
+	if (t - blk->run_wake_min > a->max_ns)
+		a->max_ns = t - blk->run_wake_min;
 }
 
 /* Serve the queue until nothing more can be done now, then one interrupt. */
-static void vblk_run(struct virtio_blk *blk)
+static void vblk_run(struct virtio_blk *blk, bool kicked)
 {
 	if (!blk->vq)
 		return;
+	blk->run_seq++;
+	blk->run_t0 = blk->now = vblk_now();
+	blk->run_popped = blk->run_reaped = blk->run_answered = 0;
+	blk->run_reap_sum = blk->run_wake_sum = 0;
 	for (;;) {
 		vblk_pump(blk);
 		vblk_reap(blk);
@@ -558,9 +682,22 @@ static void vblk_run(struct virtio_blk *blk)
 			break;
 	}
 	if (blk->pushed) {
+		int sent;
+
 		blk->pushed = 0;
-		virtq_notify(blk->vq);
+		sent = virtq_notify(blk->vq);
 		vblk_stat_add(&blk->stats.notifies, 1);
+		vblk_account_run(blk, sent);
+	}
+	if (kicked) {
+		blk->prof.kick_runs++;
+		blk->prof.per_kick[vblk_count_bucket(blk->run_popped)]++;
+		if (!blk->run_popped)
+			blk->prof.kick_empty++;
+	} else {
+		blk->prof.cq_runs++;
+		if (!blk->run_reaped)
+			blk->prof.cq_empty++;
 	}
 }
 
@@ -571,7 +708,7 @@ static void vblk_queue_kick(struct virtio_dev *vdev, struct virtq *vq)
 	struct virtio_blk *blk = vdev->opaque;
 
 	if (vq == blk->vq)
-		vblk_run(blk);
+		vblk_run(blk, true);
 }
 
 static void vblk_cq_ready(struct virtio_dev *vdev, void *arg, uint32_t events)
@@ -581,7 +718,7 @@ static void vblk_cq_ready(struct virtio_dev *vdev, void *arg, uint32_t events)
 	(void)vdev;
 	(void)events;
 	vblk_drain_fd(blk->cq_fd);
-	vblk_run(blk);
+	vblk_run(blk, false);
 }
 
 static void vblk_config_read(struct virtio_dev *vdev, unsigned off, void *buf, unsigned len)
@@ -655,6 +792,7 @@ static void vblk_reset(struct virtio_dev *vdev)
 	blk->failed = false;
 	blk->starved = false;
 	blk->pushed = 0;
+	blk->irq_unanswered = false;
 	vblk_drain_fd(blk->cq_fd);
 }
 
@@ -832,10 +970,79 @@ fail:
 	return ret;
 }
 
+/* "label a b c ..." of @n counters into @buf. */
+static void vblk_fmt_hist(char *buf, size_t len, const char *const *label, const uint64_t *v,
+			  unsigned n)
+{
+	size_t off = 0;
+	unsigned i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && off < len; i++) {
+		int w;
+
+		if (!v[i])
+			continue;
+		w = snprintf(buf + off, len - off, " %s:%llu", label[i], (unsigned long long)v[i]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* The stage accounting, a few debug lines (VMM_DEBUG). */
+static void vblk_log_prof(const struct virtio_blk *blk)
+{
+	static const char *const stage_name[VIRTIO_BLK_NR_STAGES] = {
+		"wake->pop", "pop->submit", "submit->done", "done->irq", "wake->irq",
+		"irq->next-pop",
+	};
+	static const char *const size_name[VIRTIO_BLK_PROF_SIZES] = {
+		"512", "1K", "2K", "4K", "8K", "16K", "32K", "64K", "128K", "256K", "512K",
+		"1M", "2M", "more",
+	};
+	static const char *const count_name[VIRTIO_BLK_PROF_COUNTS] = {
+		"0", "1", "2", "3-4", "5-8", "9-16", "17-32", "33+",
+	};
+	const struct virtio_blk_prof *p = &blk->prof;
+	char buf[512];
+	unsigned i;
+
+	if (!p->kick_runs && !p->cq_runs)
+		return;
+	log_debug("virtio-blk %s: %llu requests (%llu reads, %llu writes, %llu flushes); "
+		  "kick runs %llu (%llu empty), completion runs %llu (%llu empty); "
+		  "inline completions %llu; interrupts %llu sent, %llu suppressed",
+		  blk->path, (unsigned long long)blk->stats.requests,
+		  (unsigned long long)blk->stats.reads, (unsigned long long)blk->stats.writes,
+		  (unsigned long long)blk->stats.flushes, (unsigned long long)p->kick_runs,
+		  (unsigned long long)p->kick_empty, (unsigned long long)p->cq_runs,
+		  (unsigned long long)p->cq_empty, (unsigned long long)p->inline_done,
+		  (unsigned long long)p->irq_sent, (unsigned long long)p->irq_suppressed);
+	for (i = 0; i < VIRTIO_BLK_NR_STAGES; i++) {
+		const struct virtio_blk_stage_acc *a = &p->stage[i];
+
+		log_debug("virtio-blk %s: stage %-13s n %llu avg %llu us max %llu us", blk->path,
+			  stage_name[i], (unsigned long long)a->n,
+			  (unsigned long long)(a->n ? a->sum_ns / a->n / 1000 : 0),
+			  (unsigned long long)(a->max_ns / 1000));
+	}
+	vblk_fmt_hist(buf, sizeof(buf), size_name, p->size_hist, VIRTIO_BLK_PROF_SIZES);
+	log_debug("virtio-blk %s: request sizes (bytes <=):%s", blk->path, buf);
+	vblk_fmt_hist(buf, sizeof(buf), count_name, p->segs_hist, VIRTIO_BLK_PROF_COUNTS);
+	log_debug("virtio-blk %s: data segments per request:%s", blk->path, buf);
+	vblk_fmt_hist(buf, sizeof(buf), count_name, p->per_kick, VIRTIO_BLK_PROF_COUNTS);
+	log_debug("virtio-blk %s: requests per kick:%s", blk->path, buf);
+	vblk_fmt_hist(buf, sizeof(buf), count_name, p->depth, VIRTIO_BLK_PROF_COUNTS);
+	log_debug("virtio-blk %s: in flight after a pop:%s", blk->path, buf);
+}
+
 void virtio_blk_destroy(struct virtio_blk *blk)
 {
 	if (!blk)
 		return;
+	vblk_log_prof(blk);
+	memset(&blk->prof, 0, sizeof(blk->prof));      /* logged once */
 	if (blk->ring_ready) {
 		io_uring_queue_exit(&blk->ring);
 		blk->ring_ready = false;

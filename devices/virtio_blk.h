@@ -58,6 +58,11 @@
  *   may write guest RAM) without pushing them, then
  *   forgets them. Completions of an earlier activation are recognised by a
  *   generation number in user_data and dropped.
+ * - Accounting: besides the counters (struct virtio_blk_stats), the worker
+ *   times every answered request through its stages (enum virtio_blk_stage)
+ *   and counts request sizes, data segments, chains per kick and in-flight
+ *   depth (struct virtio_blk_prof); virtio_blk_destroy logs them at debug
+ *   level (VMM_DEBUG), once.
  * - Errors: init returns 0 or -errno and writes a one-line reason into @err
  *   (e.g. "disk.img: size 1000 is not a multiple of 512 bytes"). io_uring
  *   missing (-ENOSYS) or forbidden (-EPERM) is reported as such.
@@ -149,6 +154,44 @@ struct virtio_blk_stats {
 	uint64_t starved;       /* pops postponed: the in-flight limit was reached */
 };
 
+/*
+ * Stage accounting, per request, in the worker (CLOCK_MONOTONIC). A "run" is
+ * one worker wake-up for this queue: a kick, or the completion eventfd.
+ */
+enum virtio_blk_stage {
+	VIRTIO_BLK_ST_POP,      /* worker woke -> chain popped */
+	VIRTIO_BLK_ST_SUBMIT,   /* popped -> io_uring_submit returned */
+	VIRTIO_BLK_ST_IO,       /* submitted -> completion reaped */
+	VIRTIO_BLK_ST_ANSWER,   /* reaped (or answered at once) -> used + virtq_notify */
+	VIRTIO_BLK_ST_TOTAL,    /* worker woke for it -> used + virtq_notify */
+	VIRTIO_BLK_ST_GUEST,    /* interrupt sent -> next chain popped (the guest's turn) */
+	VIRTIO_BLK_NR_STAGES
+};
+
+#define VIRTIO_BLK_PROF_SIZES   14      /* data bytes <= 512 << i for i < 13; then larger */
+#define VIRTIO_BLK_PROF_COUNTS  8       /* 0, 1, 2, 3-4, 5-8, 9-16, 17-32, more */
+
+struct virtio_blk_stage_acc {
+	uint64_t n, sum_ns, max_ns;
+};
+
+/*
+ * Written by the worker only, with plain stores: read it when no worker
+ * runs (after a reset, or in virtio_blk_destroy, which logs it at debug
+ * level). Kept across resets.
+ */
+struct virtio_blk_prof {
+	struct virtio_blk_stage_acc stage[VIRTIO_BLK_NR_STAGES];
+	uint64_t kick_runs, kick_empty; /* runs started by a kick; those that popped nothing */
+	uint64_t cq_runs, cq_empty;     /* runs started by completions; those that reaped none */
+	uint64_t inline_done;           /* I/O completed in the run that submitted it */
+	uint64_t irq_sent, irq_suppressed;      /* virtq_notify: sent / the driver suppressed it */
+	uint64_t size_hist[VIRTIO_BLK_PROF_SIZES];      /* IN/OUT data bytes */
+	uint64_t segs_hist[VIRTIO_BLK_PROF_COUNTS];     /* IN/OUT data iovecs */
+	uint64_t per_kick[VIRTIO_BLK_PROF_COUNTS];      /* chains popped per kick run */
+	uint64_t depth[VIRTIO_BLK_PROF_COUNTS];         /* requests in flight after each pop */
+};
+
 struct virtio_blk {
 	struct virtio_dev_ops ops;
 	char path[256];                 /* for messages */
@@ -192,6 +235,15 @@ struct virtio_blk {
 	bool failed;                    /* NEEDS_RESET raised: queue not served */
 
 	struct virtio_blk_stats stats;
+
+	/* stage accounting (worker) and the current run's sums */
+	struct virtio_blk_prof prof;
+	uint64_t now;                   /* time of the event being handled */
+	uint64_t run_seq, run_t0;
+	unsigned run_popped, run_reaped, run_answered;
+	uint64_t run_reap_sum, run_wake_sum, run_reap_min, run_wake_min;
+	uint64_t last_irq;              /* when the last interrupt was sent */
+	bool irq_unanswered;            /* no chain popped since last_irq */
 };
 
 /*
@@ -205,7 +257,7 @@ struct virtio_blk {
  */
 int virtio_blk_init(struct virtio_blk *blk, const char *path, bool readonly, const char *serial,
 		    char *err, size_t errlen) WUR;
-/* Close everything. Safe on a zeroed or half-built object, and twice. */
+/* Log the accounting (debug), close everything. Safe on a zeroed or half-built object, twice. */
 void virtio_blk_destroy(struct virtio_blk *blk);
 
 /* A snapshot of the counters (any thread). */
