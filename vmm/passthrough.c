@@ -10,6 +10,7 @@
  * vm_vfio_devices once PCI bus 0 exists. vm_vfio_destroy undoes all of it.
  */
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -111,6 +112,7 @@ static const struct vfio_backend_ops vm_vfio_trace_ops = {
 int vm_vfio_dma(struct vm *vm)
 {
 	struct vfio_backend *be = vm->vfio_be;
+	struct timespec t0, t1;
 	int r;
 
 	if (!vm->vfio_be)
@@ -124,9 +126,17 @@ int vm_vfio_dma(struct vm *vm)
 	if (r)
 		return r;
 	vm->vfio_dma_ready = true;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = vfio_dma_register(&vm->vfio_dma, &vm->space);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r)
 		log_error("VFIO: %s", vm->vfio_dma.err[0] ? vm->vfio_dma.err : strerror(-r));
+	else
+		log_debug("VFIO: DMA-mapped %llu MiB in %llu ranges in %.3f ms (%s)",
+			  (unsigned long long)(vm->vfio_dma.stats.map_bytes >> 20),
+			  (unsigned long long)vm->vfio_dma.stats.maps,
+			  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+			  vfio_backend_name(vm->vfio_be));
 	return r;
 }
 

@@ -39,6 +39,9 @@ $(eval $(call guest,smm,smm,))
 $(eval $(call guest,fwcfg,fwcfg,))
 $(eval $(call guest,edu,edu,))
 $(eval $(call guest,edu_quick,edu,-DQUICK))
+$(eval $(call guest,edu_bench1,edu,-DBENCH=1))
+$(eval $(call guest,edu_bench,edu,-DBENCH=20000))
+$(eval $(call guest,edu_bench_1m,edu,-DBENCH=1000000))
 
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_DIR)/guest.ld
 	$(GUEST_LD) -m elf_i386 -nostdlib --build-id=none -T $(GUEST_DIR)/guest.ld -o $@ $<
