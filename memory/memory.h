@@ -3,8 +3,9 @@
  * view, transactions and listeners, and bounds-checked guest memory access.
  *
  * Contract
- * - Owns: guest RAM backends (memfd, MAP_SHARED|MAP_NORESERVE, nothing touched
- *   up front), the region tree of one address space, its current flat view.
+ * - Owns: guest RAM backends (anonymous, MAP_NORESERVE, huge pages asked for,
+ *   nothing touched up front), the region tree of one address space, its
+ *   current flat view.
  * - Knows nothing of KVM, VFIO or devices: vmm/ and vfio/ attach listeners,
  *   devices/ hang MMIO regions with struct access_ops.
  * - Errors: functions return 0 or -errno (WUR). A listener that fails makes
@@ -32,7 +33,7 @@
 
 struct mem_backend {
 	char name[32];
-	int fd;         /* memfd; -1 for an anonymous mapping */
+	int fd;         /* -1: guest RAM is an anonymous mapping (no fd to share yet) */
 	uint8_t *host;  /* mapping of the whole backend */
 	uint64_t size;
 	/*
@@ -43,7 +44,10 @@ struct mem_backend {
 	bool device;
 };
 
-/* memfd of @size bytes, mapped shared with MAP_NORESERVE; nothing is touched. */
+/*
+ * @size bytes of anonymous private memory, MAP_NORESERVE, with MADV_HUGEPAGE
+ * from 2 MiB up; nothing is touched.
+ */
 int mem_backend_create(struct mem_backend **out, const char *name, uint64_t size) WUR;
 void mem_backend_destroy(struct mem_backend *b);
 

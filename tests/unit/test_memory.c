@@ -676,8 +676,9 @@ START_TEST(test_backend)
 	ck_assert_int_eq(mem_backend_create(&b, "zero", 0), -EINVAL);
 	ck_assert_int_eq(mem_backend_create(&b, "odd", 4097), -EINVAL);
 	ck_assert_int_eq(mem_backend_create(&b, "a-name-much-longer-than-thirty-two-chars", 8192), 0);
-	ck_assert_int_ge(b->fd, 0);
+	ck_assert_int_eq(b->fd, -1);            /* anonymous */
 	ck_assert_uint_eq(strlen(b->name), sizeof(b->name) - 1);
+	ck_assert_uint_eq(b->host[0] | b->host[8191], 0);
 	b->host[8191] = 1;
 	mem_backend_destroy(b);
 	mem_backend_destroy(NULL);
