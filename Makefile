@@ -1,6 +1,7 @@
 # vmm - a minimal KVM virtual machine monitor.
 #   make          build build/vmm (static) and the test guest images
-#   make check    unit tests (Check, ASan+UBSan), host integration tests, nested rig
+#   make check    unit tests (Check, ASan+UBSan), host integration tests, nested rigs
+#                 (make rig, then make check-iommufd)
 #   make deps     install every Debian package the build and the tests need
 #   make bench    run the benchmarks under bench/
 
@@ -62,7 +63,7 @@ integration: $(BUILD)/vmm guests
 rig: $(BUILD)/vmm guests
 	bash tests/rig/check.sh
 
-check: unit integration rig
+check: unit integration rig check-iommufd
 
 # The passthrough rig on the iommufd backend, level 1 on a Linux 6.12 built once for it
 # (tests/rig/iommufd-kernel.sh); not part of check.

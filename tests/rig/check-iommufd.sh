@@ -29,11 +29,8 @@ if ! kernel=$(bash "$top/tests/rig/iommufd-kernel.sh"); then
 fi
 echo "check-iommufd: level 1 boots $kernel"
 
-rm -rf "$p"
-mkdir -p "$p/guests"
-cp "$top/build/vmm" "$p/vmm"
-cp "$top"/build/guests/*.bin "$p/guests/"
-cp "$top/tests/rig/payload/run-l1-vfio.sh" "$p/run-l1-vfio.sh"
+. "$top/tests/rig/lib.sh"
+vfio_payload "$p" run-l1-vfio.sh
 echo iommufd >"$p/vfio-backend"
 cat >"$p/run-l1.sh" <<'EOF'
 #!/bin/sh
@@ -51,20 +48,6 @@ for d in /sys/bus/pci/devices/*/vfio-dev/vfio*; do
 done
 exit $rc
 EOF
-
-# As check.sh: a broken level 1 (exit 75: a panic or hang of the emulated level 1) gets
-# one more run; a payload failure never does.
-rig() {
-	local rc
-	bash "$top/tests/rig/run.sh" "$@"
-	rc=$?
-	if [ $rc -eq 75 ]; then
-		echo "rig: level 1 broke (see the log above); running the payload once more" >&2
-		bash "$top/tests/rig/run.sh" "$@"
-		rc=$?
-	fi
-	return $rc
-}
 
 set +e
 rig --vfio --l1-kernel "$kernel" --timeout "${RIG_TIMEOUT:-600}" "$p" "$log"
