@@ -76,13 +76,7 @@
 #define BYTE_READ	(SCRATCH + 0x30)
 #define WORD_READ	(SCRATCH + 0x34)
 
-	RESET_VECTOR start
-	.text
-	.code16
-start:
-	REAL_INIT
-	ENTER_PROT32_HI prot32
-	mov	$STACK_TOP, %esp
+	START_PROT32_HI
 	xor	%eax, %eax
 	mov	%eax, IRQS
 	mov	%eax, TOGGLES
@@ -195,6 +189,7 @@ start:
 	sti
 	movl	$1, EDU_BAR + R_IRQ_RAISE
 	mov	$1, %ecx
+	mov	$IRQS, %edi
 	call	wait_irqs
 	jc	msi_bad
 	/* a DMA to RAM that raises the interrupt when it ends */
@@ -203,6 +198,7 @@ start:
 	movl	$DMA_LEN, EDU_BAR + R_DMA_CNT
 	movl	$(DMA_RUN | DMA_TO_RAM | DMA_IRQ), EDU_BAR + R_DMA_CMD
 	mov	$2, %ecx
+	mov	$IRQS, %edi
 	call	wait_irqs
 	jc	msi_bad
 	cli
@@ -486,24 +482,8 @@ set_gate:
 	mov	%edx, 4(%edi)
 	ret
 
-/* Wait with interrupts on until IRQS >= ecx, at most WAIT_SECONDS. CF set on timeout. */
-wait_irqs:
-	CMOS_READ 0x00
-	mov	%al, %bl
-	mov	$WAIT_SECONDS, %esi
-1:	cmp	IRQS, %ecx
-	jbe	2f
-	pause
-	CMOS_READ 0x00
-	cmp	%al, %bl
-	je	1b
-	mov	%al, %bl
-	dec	%esi
-	jnz	1b
-	stc
-	ret
-2:	clc
-	ret
+/* Wait with interrupts on until the dword at edi (IRQS) >= ecx, at most WAIT_SECONDS; CF set on timeout. */
+	RTC_WAIT_FUNC wait_irqs, "cmp (%edi), %ecx", jbe, WAIT_SECONDS
 
 msi_isr:
 	push	%eax

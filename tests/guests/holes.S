@@ -71,13 +71,7 @@ ap_end:
 	hlt
 	jmp	3b
 
-	RESET_VECTOR start
-	.text
-	.code16
-start:
-	REAL_INIT
-	ENTER_PROT32_HI prot32
-	mov	$STACK_TOP, %esp
+	START_PROT32_HI
 	xor	%eax, %eax
 	mov	%eax, AP_READY
 	mov	%eax, STOP
@@ -158,23 +152,7 @@ ap_stuck:
 	DEBUG_EXIT_WITH 2
 
 /* Wait until the dword at edi is non-zero, at most WAIT_SECONDS by the RTC; CF set on timeout. */
-wait_flag:
-	CMOS_READ 0x00
-	mov	%al, %bl
-	mov	$WAIT_SECONDS, %esi
-1:	cmpl	$0, (%edi)
-	jne	2f
-	pause
-	CMOS_READ 0x00
-	cmp	%al, %bl
-	je	1b
-	mov	%al, %bl
-	dec	%esi
-	jnz	1b
-	stc
-	ret
-2:	clc
-	ret
+	RTC_WAIT_FUNC wait_flag, "cmpl $0, (%edi)", jne, WAIT_SECONDS
 
 	.code16
 	IO_FUNCS 16

@@ -186,6 +186,46 @@ gdt_desc:
 	mov	%ax, %ss
 .endm
 
+/*
+ * START_PROT32_HI: the reset vector to `start`, which sets up real mode (REAL_INIT),
+ * enters flat protected mode at the firmware alias and continues at `prot32` with
+ * the stack at STACK_TOP (the guests that reprogram PAM begin so).
+ */
+.macro START_PROT32_HI
+	RESET_VECTOR start
+	.text
+	.code16
+start:
+	REAL_INIT
+	ENTER_PROT32_HI prot32
+	mov	$STACK_TOP, %esp
+.endm
+
+/*
+ * RTC_WAIT_FUNC name, check, done, seconds: a function `name` that runs the
+ * instruction \check until the conditional jump \done (on its flags) is taken, at
+ * most \seconds by the RTC; CF set on timeout. Clobbers al, bl, esi.
+ */
+.macro RTC_WAIT_FUNC name, check, done, seconds
+\name:
+	CMOS_READ 0x00
+	mov	%al, %bl
+	mov	$\seconds, %esi
+1:	\check
+	\done	2f
+	pause
+	CMOS_READ 0x00
+	cmp	%al, %bl
+	je	1b
+	mov	%al, %bl
+	dec	%esi
+	jnz	1b
+	stc
+	ret
+2:	clc
+	ret
+.endm
+
 .macro PRINTH text
 	.pushsection .rodata
 9004:	.asciz	"\text"

@@ -34,13 +34,7 @@
 #define step		0x810
 #define tmp		0x814
 
-	RESET_VECTOR start
-	.text
-	.code16
-start:
-	REAL_INIT
-	ENTER_PROT32_HI prot32
-	mov	$STACK_TOP, %esp
+	START_PROT32_HI
 
 	xor	%ebp, %ebp			/* segment index */
 seg_loop:

@@ -15,13 +15,7 @@
 
 #define SECONDS		2
 
-	RESET_VECTOR start
-	.text
-	.code16
-start:
-	REAL_INIT
-	ENTER_PROT32_HI prot32
-	mov	$STACK_TOP, %esp
+	START_PROT32_HI
 
 	mov	$0x80000090, %ebx		/* PAM0-3 dword; PAM1 is byte 1 */
 	call	measure
