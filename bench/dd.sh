@@ -1,8 +1,8 @@
 #!/bin/bash
 # bench/dd.sh - guest-side dd throughput on virtio-blk, vmm against QEMU 7.2 with
 # the same image, both in level 1 of the nested rig in the same run
-# (bench/l1/dd-l1.sh), and vmm once more with level 1's shmem THP (the cause of the
-# read gap, see there). Run by `make bench`; about 5 minutes.
+# (bench/l1/dd-l1.sh; it also prints level 1's stage-2 fault counts and vmm's
+# virtio-blk stage accounting). Run by `make bench`; about 4 minutes.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
