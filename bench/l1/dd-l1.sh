@@ -10,12 +10,10 @@
 # 1's KVM counters for each VM (pf_fixed: stage-2 faults, one per 4 KiB page touched
 # when guest RAM has no huge pages), and vmm's virtio-blk stage accounting (its debug
 # lines at teardown). The read is bound by the guest touching 256 MiB of fresh page
-# cache: a VMM whose RAM is not backed by huge pages takes ~87k stage-2 faults against
-# ~750, each one slow under the emulated level 1. Level 1 runs with shmem_enabled=advise,
-# the host setting under which memfd RAM that asks for them (MADV_HUGEPAGE) gets
-# transparent huge pages, as QEMU's anonymous RAM does under the default enabled=always
-# or madvise. ("always" without MADV_HUGEPAGE gave huge pages in 4 of 6 runs: such
-# faults do not compact memory.)
+# cache. KVM maps guest RAM in 2 MiB stage-2 pages only where the host backs it with
+# huge pages at a host address congruent to the guest address modulo 2 MiB; otherwise
+# the read takes ~87k stage-2 faults (QEMU: ~730), each one slow under the emulated
+# level 1. pf_fixed shows which one a run got.
 cd /payload || exit 1
 QEMU=/payload/qemu/qemu
 THP=/sys/kernel/mm/transparent_hugepage
@@ -44,7 +42,6 @@ kvmstat_stop() {
 	wait $KVMSTAT 2>/dev/null
 	echo "bench dd: $1 kvm $(cat /tmp/kvmstat 2>/dev/null || echo 'no debugfs counters')"
 }
-[ -w $THP/shmem_enabled ] && echo advise >$THP/shmem_enabled
 dd if=/dev/zero of=/tmp/dd.img bs=1M count=256 2>/dev/null
 APPEND="console=ttyS0 panic=-1 l2-dd-bench"
 echo "bench dd: level 1 THP enabled=$(sed 's/.*\[\(.*\)\].*/\1/' $THP/enabled)" \
