@@ -13,7 +13,6 @@
 #include "common/log.h"
 #include "devices/q35.h"
 
-#define Q35_PAM_REGS   7
 #define Q35_CONF_MASK  0x80FFFFFCU /* enable, bus, dev, fn, reg; 30:24 and 1:0 reserved */
 
 /* Power-on configuration space; PAM/SMRAM/ESMRAMC live in pc_mem, not here. */

@@ -54,6 +54,7 @@
 #define Q35_CAPPTR           0x34
 #define Q35_PCIEXBAR         0x60
 #define Q35_PAM0             0x90
+#define Q35_PAM_REGS         7      /* PAM0..PAM6 */
 #define Q35_SMRAM            0x9D
 #define Q35_ESMRAMC          0x9E
 #define Q35_CAPID0           0xE0

@@ -26,6 +26,43 @@
 #include "common/log.h"
 #include "memory/memory.h"
 
+#define MEM_HUGE_SIZE (2ULL << 20)
+
+/*
+ * Map b->size bytes of anonymous memory at a 2 MiB-aligned address when the
+ * size allows huge pages at all. KVM maps a guest range with a 2 MiB page only
+ * where host and guest addresses agree modulo 2 MiB, and Linux 6.1 does not
+ * align anonymous mappings by itself (a helper measured it: unaligned, the
+ * guest's page cache still took ~87k 4 KiB stage-2 faults for 256 MiB read).
+ * So: reserve 2 MiB more, keep the aligned middle, unmap the rest.
+ */
+static int mem_backend_map(struct mem_backend *b)
+{
+	const int prot = PROT_READ | PROT_WRITE;
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	uint8_t *raw, *start;
+	uint64_t head, tail;
+
+	if (b->size < MEM_HUGE_SIZE || b->size > UINT64_MAX - MEM_HUGE_SIZE) {
+		b->host = mmap(NULL, b->size, prot, flags, -1, 0);
+		return b->host == MAP_FAILED ? -errno : 0;
+	}
+	raw = mmap(NULL, b->size + MEM_HUGE_SIZE, prot, flags, -1, 0);
+	if (raw == MAP_FAILED)
+		return -errno;
+	start = (uint8_t *)(((uintptr_t)raw + MEM_HUGE_SIZE - 1) & ~(uintptr_t)(MEM_HUGE_SIZE - 1));
+	head = (uint64_t)(start - raw);
+	tail = MEM_HUGE_SIZE - head;
+	if (head)
+		munmap(raw, head);
+	if (tail)
+		munmap(start + b->size, tail);
+	b->host = start;
+	/* Huge pages where the host has THP (see above); a refusal is not an error. */
+	(void)madvise(b->host, b->size, MADV_HUGEPAGE);
+	return 0;
+}
+
 int mem_backend_create(struct mem_backend **out, const char *name, uint64_t size)
 {
 	struct mem_backend *b;
@@ -37,7 +74,7 @@ int mem_backend_create(struct mem_backend **out, const char *name, uint64_t size
 	*out = NULL;
 	if (page <= 0)
 		page = 4096;
-	/* off_t is signed: refuse sizes ftruncate() cannot express. */
+	/* page-sized, and small enough for every offset to fit an off_t */
 	if (size == 0 || size % (uint64_t)page || size > (uint64_t)INT64_MAX)
 		return -EINVAL;
 
@@ -49,15 +86,9 @@ int mem_backend_create(struct mem_backend **out, const char *name, uint64_t size
 	b->host = MAP_FAILED;
 
 	b->fd = -1;
-	b->host = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (b->host == MAP_FAILED) {
-		ret = -errno;
+	ret = mem_backend_map(b);
+	if (ret)
 		goto err_free;
-	}
-	/* Huge pages where the host has THP (see above); a refusal is not an error. */
-	if (size >= (2u << 20))
-		(void)madvise(b->host, size, MADV_HUGEPAGE);
 	*out = b;
 	return 0;
 

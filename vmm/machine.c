@@ -577,6 +577,18 @@ static int vm_load_kernel(struct vm *vm)
 		log_error("cannot enable ECAM at 0x%llx: %s", PC_ECAM_BASE, strerror(-r));
 		return r;
 	}
+	/*
+	 * and what firmware leaves behind: 0xC0000-0xFFFFF as RAM (PAM read/write).
+	 * Without it the kernel's scans of the BIOS area (option ROMs, MP table,
+	 * SMBIOS, EBDA) were tens of thousands of MMIO exits to unassigned space:
+	 * seconds of a nested boot.
+	 */
+	for (unsigned i = 0; i < Q35_PAM_REGS && !r; i++)
+		r = q35_config_write(&vm->q35, 0, 0, Q35_PAM0 + i, 1, i ? 0x33 : 0x30);
+	if (r) {
+		log_error("cannot open the BIOS area as RAM (PAM): %s", strerror(-r));
+		return r;
+	}
 	if (vm->cfg.dtb_to_guest) {
 		r = vm_build_dtb(&vm->cfg, &vm->layout, &dtb, &lc.dtb_len);
 		if (r)

@@ -46,6 +46,9 @@ int vcpu_create(struct vm *vm, unsigned id)
 
 void vcpu_destroy(struct vcpu *v)
 {
+	if (v->started)
+		log_debug("vcpu %u: %llu I/O exits, %llu MMIO exits", v->id,
+			  (unsigned long long)v->io_exits, (unsigned long long)v->mmio_exits);
 	if (v->run)
 		munmap(v->run, v->vm->run_size);
 	if (v->fd >= 0)
@@ -354,9 +357,11 @@ void *vcpu_thread(void *arg)
 		}
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_IO:
+			v->io_exits++;
 			vcpu_io(v);
 			break;
 		case KVM_EXIT_MMIO:
+			v->mmio_exits++;
 			vcpu_mmio(v);
 			break;
 		case KVM_EXIT_INTR:

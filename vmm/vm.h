@@ -94,6 +94,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	uint64_t io_exits, mmio_exits;  /* this vCPU's thread only; logged at destroy */
 };
 
 struct vm {

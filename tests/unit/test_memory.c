@@ -681,6 +681,11 @@ START_TEST(test_backend)
 	ck_assert_uint_eq(b->host[0] | b->host[8191], 0);
 	b->host[8191] = 1;
 	mem_backend_destroy(b);
+	/* From 2 MiB up the mapping is 2 MiB-aligned, for huge pages in KVM's stage 2. */
+	ck_assert_int_eq(mem_backend_create(&b, "big", 6ULL << 20), 0);
+	ck_assert_uint_eq((uintptr_t)b->host % (2ULL << 20), 0);
+	b->host[(6ULL << 20) - 1] = 1;
+	mem_backend_destroy(b);
 	mem_backend_destroy(NULL);
 }
 END_TEST
