@@ -20,6 +20,10 @@
  *                                       x-split-qword keeps the low half only.
  *   EDU-DMA ok                          guest RAM above 1 MiB (RAM_A) to edu's
  *                                       buffer and back to RAM_B, data compared
+ *   EDU-INTX ok irqs=2                  INTx pin A routed through the IOAPIC
+ *                                       (level): raised twice through 0x60; the
+ *                                       second arrives only if the first EOI's
+ *                                       resample unmasked the line
  *   EDU-MSI ok irqs=2                   MSI programmed in the device's capability:
  *                                       one interrupt raised through 0x60, one at
  *                                       the end of a DMA (command bit 2), each
@@ -62,6 +66,8 @@
 #define RAM_B		0x400000	/* 4 MiB */
 #define LIVE_VALUE	0x12345678	/* reads back as 0xEDCBA987 */
 #define MSI_VECTOR	0x40
+#define INTX_VECTOR	0x41
+#define IOAPIC_BASE	0xFEC00000
 #define IDT_BASE	0x8000		/* 256 gates, in RAM */
 #define WAIT_SECONDS	10
 #define MIN_TOGGLES	2048		/* PAM/SMRAM writes during DMA, at least... */
@@ -75,10 +81,12 @@
 #define IDT_DESC	(SCRATCH + 0x20)	/* limit:16, base:32 */
 #define BYTE_READ	(SCRATCH + 0x30)
 #define WORD_READ	(SCRATCH + 0x34)
+#define INTXS		(SCRATCH + 0x38)
 
 	START_PROT32_HI
 	xor	%eax, %eax
 	mov	%eax, IRQS
+	mov	%eax, INTXS
 	mov	%eax, TOGGLES
 
 	/* ---- find edu on bus 0 and map BAR0 ---- */
@@ -184,6 +192,29 @@
 	jc	dma_bad
 	PRINTH	"EDU-DMA ok\n"
 
+	/* ---- INTx: two interrupts, the second only after the resample unmasked the line ---- */
+	call	idt_setup
+	xor	%eax, %eax
+	call	ioapic_route
+	sti
+	movl	$1, EDU_BAR + R_IRQ_RAISE
+	mov	$1, %ecx
+	mov	$INTXS, %edi
+	call	wait_irqs
+	jc	intx_bad
+	movl	$1, EDU_BAR + R_IRQ_RAISE
+	mov	$2, %ecx
+	mov	$INTXS, %edi
+	call	wait_irqs
+	jc	intx_bad
+	cli
+	mov	$1, %eax
+	call	ioapic_route			/* masked again */
+	PRINTH	"EDU-INTX ok irqs="
+	mov	INTXS, %eax
+	call	dec8_32
+	PRINTH	"\n"
+
 	/* ---- MSI ---- */
 	call	msi_setup
 	sti
@@ -252,6 +283,16 @@ dma_bad:
 pamdma_bad:
 	PRINTH	"EDU-PAM-DMA FAIL "
 	call	print_dma_error
+	DEBUG_EXIT_WITH 2
+intx_bad:
+	cli
+	PRINTH	"EDU-INTX FAIL irqs="
+	mov	INTXS, %eax
+	call	dec8_32
+	PRINTH	" irq-status="
+	mov	EDU_BAR + R_IRQ_STATUS, %eax
+	call	hex32_32
+	PRINTH	"\n"
 	DEBUG_EXIT_WITH 2
 msi_bad:
 	cli
@@ -405,7 +446,55 @@ toggle:
 
 /* ---- MSI ---- */
 
-/* Find the MSI capability, point it at the LAPIC with MSI_VECTOR, enable it; IDT and LAPIC. */
+/* The IDT: every gate to bad_isr, MSI_VECTOR and INTX_VECTOR to their handlers, the
+   spurious vector to an iret; the LAPIC software-enabled. */
+idt_setup:
+	mov	$IDT_BASE, %edi
+	mov	$HI(bad_isr), %eax
+	mov	$256, %ecx
+4:	call	set_gate
+	add	$8, %edi
+	dec	%ecx
+	jnz	4b
+	mov	$(IDT_BASE + 8 * MSI_VECTOR), %edi
+	mov	$HI(msi_isr), %eax
+	call	set_gate
+	mov	$(IDT_BASE + 8 * INTX_VECTOR), %edi
+	mov	$HI(intx_isr), %eax
+	call	set_gate
+	mov	$(IDT_BASE + 8 * 0xFF), %edi
+	mov	$HI(spurious_isr), %eax
+	call	set_gate
+	movw	$(256 * 8 - 1), IDT_DESC
+	movl	$IDT_BASE, IDT_DESC + 2
+	lidt	IDT_DESC
+	movl	$0x1FF, LAPIC_SVR		/* enabled, spurious vector 0xFF */
+	movl	$0, LAPIC_BASE + 0x80		/* TPR */
+	ret
+
+/*
+ * INTx pin A of edu through the IOAPIC: GSI 16 + (slot % 4) (the swizzle vmm's _PRT
+ * gives), level-triggered, to INTX_VECTOR on APIC 0; eax = 0 unmasks, 1 masks.
+ * Clobbers eax, ecx, edx.
+ */
+ioapic_route:
+	mov	%eax, %edx
+	shl	$16, %edx			/* mask bit */
+	or	$(INTX_VECTOR | 0x8000), %edx	/* fixed, physical, active high, level */
+	mov	DEVFN, %ecx
+	shr	$11, %ecx			/* slot */
+	and	$3, %ecx
+	add	$16, %ecx			/* GSI */
+	shl	$1, %ecx
+	add	$0x10, %ecx			/* redirection entry, low dword */
+	mov	%ecx, IOAPIC_BASE
+	mov	%edx, IOAPIC_BASE + 0x10
+	inc	%ecx
+	mov	%ecx, IOAPIC_BASE
+	movl	$0, IOAPIC_BASE + 0x10		/* destination APIC 0 */
+	ret
+
+/* Find the MSI capability, point it at the LAPIC with MSI_VECTOR, enable it. */
 msi_setup:
 	mov	DEVFN, %ebx
 	or	$0x34, %ebx
@@ -446,25 +535,6 @@ msi_setup:
 	or	$1, %eax			/* MSI enable */
 	call	conf_write16
 
-	/* every gate to bad_isr, MSI_VECTOR to msi_isr, the spurious vector to an iret */
-	mov	$IDT_BASE, %edi
-	mov	$HI(bad_isr), %eax
-	mov	$256, %ecx
-4:	call	set_gate
-	add	$8, %edi
-	dec	%ecx
-	jnz	4b
-	mov	$(IDT_BASE + 8 * MSI_VECTOR), %edi
-	mov	$HI(msi_isr), %eax
-	call	set_gate
-	mov	$(IDT_BASE + 8 * 0xFF), %edi
-	mov	$HI(spurious_isr), %eax
-	call	set_gate
-	movw	$(256 * 8 - 1), IDT_DESC
-	movl	$IDT_BASE, IDT_DESC + 2
-	lidt	IDT_DESC
-	movl	$0x1FF, LAPIC_SVR		/* enabled, spurious vector 0xFF */
-	movl	$0, LAPIC_BASE + 0x80		/* TPR */
 	ret
 no_msi:
 	PRINTH	"EDU-MSI FAIL no MSI capability\n"
@@ -491,6 +561,15 @@ msi_isr:
 	mov	EDU_BAR + R_IRQ_STATUS, %eax
 	mov	%eax, EDU_BAR + R_IRQ_ACK
 	movl	$0, LAPIC_BASE + 0xB0		/* EOI */
+	pop	%eax
+	iret
+
+intx_isr:
+	push	%eax
+	incl	INTXS
+	mov	EDU_BAR + R_IRQ_STATUS, %eax
+	mov	%eax, EDU_BAR + R_IRQ_ACK	/* edu lowers the line */
+	movl	$0, LAPIC_BASE + 0xB0		/* EOI: the IOAPIC's EOI, then the resample */
 	pop	%eax
 	iret
 

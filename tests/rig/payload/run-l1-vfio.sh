@@ -5,7 +5,7 @@
 #    through; its own e1000e driver probes the device (BARs mmapped and trapped,
 #    config virtualized, interrupts wired), and the guest powers off (vmm exits 0);
 #  - vfio-edu-*: tests/guests/edu.S drives a passed-through edu: its ID through the
-#    mmapped BAR, access widths, 8-byte accesses, DMA above 1 MiB, MSI, and PAM/SMRAM
+#    mmapped BAR, access widths, 8-byte accesses, DMA above 1 MiB, INTx, MSI, and PAM/SMRAM
 #    rewritten thousands of times during DMA (seed 01); then the same with every BAR
 #    access trapped, and trapped with x-split-qword (seed 02).
 # Prints PASS/FAIL lines and "vfio: N passed, N failed".
@@ -124,6 +124,13 @@ else
 			pass vfio-edu-dma
 		else
 			fail vfio-edu-dma "$(grep EDU-DMA /tmp/edu-mmap.out) $(grep '^dma-' $t | tr '\n' ' ')"
+		fi
+		# INTx: edu's pin A through the IOAPIC to the guest; the second interrupt comes
+		# only if the resample irqfd unmasked the line in vfio-pci after the first EOI
+		if [ "$(line edu-mmap EDU-INTX)" = "ok irqs=2" ]; then
+			pass vfio-edu-intx
+		else
+			fail vfio-edu-intx "$(grep EDU-INTX /tmp/edu-mmap.out)"
 		fi
 		if [ "$(line edu-mmap EDU-MSI)" = "ok irqs=2" ]; then
 			pass vfio-edu-msi
