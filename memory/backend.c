@@ -58,8 +58,15 @@ static int mem_backend_map(struct mem_backend *b)
 	if (tail)
 		munmap(start + b->size, tail);
 	b->host = start;
-	/* Huge pages where the host has THP (see above); a refusal is not an error. */
-	(void)madvise(b->host, b->size, MADV_HUGEPAGE);
+	/*
+	 * Huge pages where the host has THP (see above); a refusal is not an error.
+	 * The first 2 MiB stay small pages: at the start of guest RAM they hold the
+	 * real-mode area, boot structures and firmware data, touched sparsely, and a
+	 * tiny guest would otherwise pay 2 MiB of RSS for a few pages there.
+	 */
+	(void)madvise(b->host, MEM_HUGE_SIZE, MADV_NOHUGEPAGE);
+	if (b->size > MEM_HUGE_SIZE)
+		(void)madvise(b->host + MEM_HUGE_SIZE, b->size - MEM_HUGE_SIZE, MADV_HUGEPAGE);
 	return 0;
 }
 
