@@ -288,17 +288,12 @@ intx_bad:
 	cli
 	PRINTH	"EDU-INTX FAIL irqs="
 	mov	INTXS, %eax
-	call	dec8_32
-	PRINTH	" irq-status="
-	mov	EDU_BAR + R_IRQ_STATUS, %eax
-	call	hex32_32
-	PRINTH	"\n"
-	DEBUG_EXIT_WITH 2
+	jmp	1f
 msi_bad:
 	cli
 	PRINTH	"EDU-MSI FAIL irqs="
 	mov	IRQS, %eax
-	call	dec8_32
+1:	call	dec8_32
 	PRINTH	" irq-status="
 	mov	EDU_BAR + R_IRQ_STATUS, %eax
 	call	hex32_32
