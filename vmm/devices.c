@@ -65,7 +65,8 @@ static int vm_msi_bind(struct vm *vm, struct vm_msi_route *m, bool on)
 
 /* The route of a vector, made (GSI, eventfd, KVM route) on first use; msi_lock held. */
 static struct vm_msi_route *vm_msi_route(struct vm *vm, struct pci_dev *dev, bool msix,
-					 unsigned vector, const struct pci_msi_msg *msg)
+					 unsigned vector, const struct pci_msi_msg *msg,
+					 bool passthrough)
 {
 	struct vm_msi_route *m;
 	unsigned i;
@@ -75,7 +76,17 @@ static struct vm_msi_route *vm_msi_route(struct vm *vm, struct pci_dev *dev, boo
 		if (vm->msi[i].dev == dev && vm->msi[i].msix == msix && vm->msi[i].vector == vector)
 			return &vm->msi[i];
 	if (vm->nr_msi == VM_MAX_MSI) {
-		log_warn("more than %u MSI vectors: the rest use KVM_SIGNAL_MSI", VM_MAX_MSI);
+		/*
+		 * An emulated device falls back to KVM_SIGNAL_MSI; VFIO signals an
+		 * eventfd that only a GSI route's irqfd turns into an interrupt.
+		 */
+		if (passthrough)
+			log_error("%s: no GSI route left for %s vector %u (all %u in use): its "
+				  "interrupts cannot reach the guest", dev->name,
+				  msix ? "MSI-X" : "MSI", vector, VM_MAX_MSI);
+		else if (!vm->msi_full_warned)
+			log_warn("more than %u MSI vectors: the rest use KVM_SIGNAL_MSI", VM_MAX_MSI);
+		vm->msi_full_warned = true;
 		return NULL;
 	}
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -108,7 +119,7 @@ void vm_msi_vector_changed(void *opaque, struct pci_dev *dev, bool msix, unsigne
 	struct vm_msi_route *m;
 
 	pthread_mutex_lock(&vm->msi_lock);
-	m = vm_msi_route(vm, dev, msix, vector, msg);
+	m = vm_msi_route(vm, dev, msix, vector, msg, false);
 	if (m) {
 		if (m->addr != msg->addr || m->data != msg->data) {
 			m->addr = msg->addr;
@@ -134,7 +145,7 @@ int vm_msi_vector_fd(struct vm *vm, struct pci_dev *dev, bool msix, unsigned vec
 	int fd = -1;
 
 	pthread_mutex_lock(&vm->msi_lock);
-	m = vm_msi_route(vm, dev, msix, vector, msg);
+	m = vm_msi_route(vm, dev, msix, vector, msg, true);
 	if (m) {
 		fd = m->efd;
 		m->follow_mask = true;

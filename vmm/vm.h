@@ -135,6 +135,7 @@ struct vm {
 	pthread_mutex_t msi_lock;
 	struct vm_msi_route msi[VM_MAX_MSI];
 	unsigned nr_msi;
+	bool msi_full_warned;       /* the "out of GSI routes" warning was given */
 	struct vm_virtio *virtio;   /* nr_virtio devices of the command line */
 	/* passthrough: backend, devices, the IOVA ranges the layout keeps to, DMA */
 	struct vfio_backend *vfio_be;
