@@ -2,18 +2,18 @@
 # which set $top (the repository) first.
 
 # rig RUN.SH-ARGS...: one run of tests/rig/run.sh; when level 1 itself broke (exit 75:
-# a kernel panic or hang of the TCG-emulated level 1, seen about once in ten runs), it
-# runs once more and says so. A payload failure is never retried.
+# a kernel panic, or a hang of the TCG-emulated level 1, which run.sh cuts off after
+# RIG_SILENCE seconds without output), it runs again, up to twice, and says so. A payload
+# failure is never retried.
 # Call it with errexit off (set +e).
 rig() {
-	local rc
-	bash "$top/tests/rig/run.sh" "$@"
-	rc=$?
-	if [ $rc -eq 75 ]; then
-		echo "rig: level 1 broke (see the log above); running the payload once more" >&2
+	local rc try
+	for try in 1 2 3; do
 		bash "$top/tests/rig/run.sh" "$@"
 		rc=$?
-	fi
+		[ $rc -eq 75 ] && [ $try -lt 3 ] || break
+		echo "rig: level 1 broke (see the log above); running the payload again ($((try + 1)) of 3)" >&2
+	done
 	return $rc
 }
 

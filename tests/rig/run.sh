@@ -17,7 +17,8 @@
 #
 # Exit status: 0 if the payload exited 0, 1 on any failure (with a one-line reason),
 # 2 on bad usage, 77 if qemu-system-x86_64 is not installed, 75 when level 1 itself
-# broke (kernel panic, hang, QEMU died): the emulated test bed, worth one more run.
+# broke (kernel panic, hang, QEMU died): the emulated test bed, worth one more run. A
+# hang is RIG_SILENCE seconds (default 420) without output from level 1.
 set -euo pipefail
 export LC_ALL=C # $EPOCHREALTIME with a decimal point, byte-order sort
 
@@ -43,6 +44,7 @@ L1_APPEND=(console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_ch
 	random.trust_cpu=on i8042.noaux i8042.nokbd i8042.nopnp audit=0 apparmor=0)
 
 TIMEOUT=900 MEM=2G SMP=2 VFIO=0 L1_KERNEL=
+SILENCE=${RIG_SILENCE:-420}
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$SELF" >&2
@@ -591,9 +593,9 @@ mkfifo "$W/serial"
 timeout --kill-after=10 "$left" "${QEMU[@]}" >"$W/serial" 2>&1 </dev/null &
 QPID=$!
 
-T_KVM='' KVM='' DONE_RC='' PANIC=''
-while IFS= read -r line || [[ -n $line ]]; do
-	line=${line%$'\r'}
+T_KVM='' KVM='' DONE_RC='' PANIC='' SILENT=''
+serial_line() {
+	local line=${1%$'\r'}
 	printf '%s\n' "$line"
 	printf '%s\n' "$line" >>"$LOG"
 	case $line in
@@ -602,6 +604,29 @@ while IFS= read -r line || [[ -n $line ]]; do
 	*"Kernel panic"*) PANIC=1 ;;
 	esac
 	if [[ $line =~ RIG-DONE\ rc=([0-9]+) ]]; then DONE_RC=${BASH_REMATCH[1]}; fi
+}
+# A wedged level 1 (both emulated CPUs busy, nothing printed: seen now and then under TCG)
+# is cut off after SILENCE seconds without a byte of output, well before TIMEOUT. No payload
+# step is that quiet: each prints when it ends and has its own, shorter timeout.
+partial=''
+while :; do
+	line=''
+	IFS= read -r -t "$SILENCE" line && rc=0 || rc=$?
+	if ((rc == 0)); then
+		serial_line "$partial$line"
+		partial=''
+		continue
+	fi
+	if ((rc > 128)); then
+		partial+=$line
+		[[ -n $line ]] && continue
+		SILENT=1
+		say "no output from level 1 for ${SILENCE}s: it hung; stopping QEMU"
+		kill "$QPID" 2>/dev/null || true
+		break
+	fi
+	[[ -n $partial$line ]] && serial_line "$partial$line"
+	break
 done <"$W/serial"
 QRC=0
 wait "$QPID" || QRC=$?
@@ -615,7 +640,10 @@ say "timings: prepare $(secs "$T_START" "$T_QEMU") s, L1 boot to RIG-KVM $BOOT,"
 
 # Level 1 itself breaking (a panic, a hang, QEMU dying) is the emulated test bed's
 # failure, not the payload's: exit 75 (EX_TEMPFAIL) so a caller may run it once more.
-if ((QRC == 124 || QRC == 137)); then
+if [[ -n $SILENT ]]; then
+	say "FAIL: level 1 hung ($([[ -n $KVM ]] && echo "in the payload" || echo "before level 1 was up"))"
+	exit 75
+elif ((QRC == 124 || QRC == 137)); then
 	say "FAIL: timeout after ${TIMEOUT}s ($([[ -n $KVM ]] && echo "in the payload" || echo "before level 1 was up"))"
 	exit 75
 elif [[ $KVM == missing ]]; then
