@@ -103,6 +103,22 @@ void config_usage(FILE *f)
 
 static int config_bad(char *err, size_t errlen, const char *fmt, const char *arg);
 
+/* tok is "NAME=on" or "NAME=off": *out set, true; anything else: false, *out untouched. */
+static bool config_onoff(const char *tok, const char *name, bool *out)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(tok, name, n) || tok[n] != '=')
+		return false;
+	if (!strcmp(tok + n + 1, "on"))
+		*out = true;
+	else if (!strcmp(tok + n + 1, "off"))
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
 /* "path=IMG[,readonly=on|off]" */
 static int config_disk(struct vm_config *cfg, char *arg, char *err, size_t errlen)
 {
@@ -115,11 +131,7 @@ static int config_disk(struct vm_config *cfg, char *arg, char *err, size_t errle
 	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "path=", 5) && tok[5])
 			d->path = tok + 5;
-		else if (!strcmp(tok, "readonly=on"))
-			d->readonly = true;
-		else if (!strcmp(tok, "readonly=off"))
-			d->readonly = false;
-		else
+		else if (!config_onoff(tok, "readonly", &d->readonly))
 			return config_bad(err, errlen, "bad --disk field '%s' (want path=IMG[,readonly=on])", tok);
 	}
 	if (!d->path)
@@ -187,15 +199,8 @@ static int config_device(struct vm_config *cfg, char *arg, char *err, size_t err
 	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "vfio=", 5) && tok[5])
 			v->dev = tok + 5;
-		else if (!strcmp(tok, "x-split-qword=on"))
-			v->split_qword = true;
-		else if (!strcmp(tok, "x-split-qword=off"))
-			v->split_qword = false;
-		else if (!strcmp(tok, "x-no-mmap=on"))
-			v->no_mmap = true;
-		else if (!strcmp(tok, "x-no-mmap=off"))
-			v->no_mmap = false;
-		else
+		else if (!config_onoff(tok, "x-split-qword", &v->split_qword) &&
+			 !config_onoff(tok, "x-no-mmap", &v->no_mmap))
 			return config_bad(err, errlen, "bad --device field '%s' (want vfio=BDF[,x-split-qword=on][,x-no-mmap=on])", tok);
 	}
 	if (!v->dev)
