@@ -43,7 +43,8 @@ static int mem_backend_map(struct mem_backend *b)
 	uint8_t *raw, *start;
 	uint64_t head, tail;
 
-	if (b->size < MEM_HUGE_SIZE || b->size > UINT64_MAX - MEM_HUGE_SIZE) {
+	/* (mem_backend_create capped the size at INT64_MAX: size + 2 MiB cannot wrap) */
+	if (b->size < MEM_HUGE_SIZE) {
 		b->host = mmap(NULL, b->size, prot, flags, -1, 0);
 		return b->host == MAP_FAILED ? -errno : 0;
 	}

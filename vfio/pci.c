@@ -693,12 +693,11 @@ static int vfio_pci_setup_bars(struct vfio_pci *vp)
 				if (!range_within(areas[i].off, areas[i].size, 0, size))
 					continue;
 				/* Trapped parts of a mappable area: width-exact loads there. */
-				if (vp->opts.no_mmap)
+				if (vp->opts.no_mmap) {
 					vfio_pci_add_window(vp, n, as, ae);
-				else
-					vfio_pci_msix_windows(vp, n, as, ae, holes, nh);
-				if (vp->opts.no_mmap)
 					continue;
+				}
+				vfio_pci_msix_windows(vp, n, as, ae, holes, nh);
 				ret = vfio_pci_map_area(vp, n, as, ae, holes, nh);
 				if (ret)
 					return ret;

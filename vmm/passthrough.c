@@ -151,7 +151,7 @@ static int vm_vfio_intx(struct vm *vm, struct vm_vfio *d, unsigned slot)
 {
 	struct kvm_irqfd irqfd = { 0 };
 	int trigger, resample, r;
-	uint8_t pin = d->vp.dev.cfg[0x3D];
+	uint8_t pin = d->vp.dev.cfg[PCI_INTERRUPT_PIN];
 
 	r = vfio_pci_intx_fds(&d->vp, &trigger, &resample);
 	if (r == -ENOENT || pin < 1 || pin > 4)
