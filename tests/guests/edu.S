@@ -616,28 +616,17 @@ dec32:
 	jnz	2b
 	ret
 
-/* al / ax as 2 / 4 hex digits. */
+/* al / ax as 2 / 4 hex digits (lib.S's digit loop). */
 hex8:
 	shl	$24, %eax
 	mov	%eax, %ebx
 	mov	$2, %edi
-	jmp	hexn
+	jmp	hexdigits_32
 hex16:
 	shl	$16, %eax
 	mov	%eax, %ebx
 	mov	$4, %edi
-hexn:
-1:	rol	$4, %ebx
-	mov	%bl, %al
-	and	$0x0F, %al
-	add	$0x30, %al
-	cmp	$0x39, %al
-	jbe	2f
-	add	$0x27, %al
-2:	call	putc_32
-	dec	%edi
-	jnz	1b
-	ret
+	jmp	hexdigits_32
 
 	.code16
 	IO_FUNCS 16

@@ -88,20 +88,30 @@ reset_vector:
 	call	uart_init_16
 .endm
 
-/* Real mode to 32-bit protected mode, flat, no paging; continues at \target. */
-.macro ENTER_PROT32 target
+/*
+ * PROT32_SWITCH desc, base, target: real mode to flat 32-bit protected mode with
+ * the GDT descriptor \desc, jumping to \target linked at offset \base (CS_BASE for
+ * the low mirror, HI_BASE for the alias below 4 GiB); DS, ES, SS loaded.
+ */
+#define HI_BASE     0xFFFF0000      /* CS_BASE + TOP_ALIAS: HI(x) = x + HI_BASE */
+.macro PROT32_SWITCH desc, base, target
 	.code16
-	lgdtl	%cs:gdt_desc
+	lgdtl	%cs:\desc
 	mov	%cr0, %eax
 	or	$1, %eax
 	mov	%eax, %cr0
-	ljmpl	$SEL_CODE32, $A(\target)
+	ljmpl	$SEL_CODE32, $(\target + \base)
 	.code32
 \target:
 	mov	$SEL_DATA, %ax
 	mov	%ax, %ds
 	mov	%ax, %es
 	mov	%ax, %ss
+.endm
+
+/* Real mode to 32-bit protected mode, flat, no paging; continues at \target. */
+.macro ENTER_PROT32 target
+	PROT32_SWITCH gdt_desc, CS_BASE, \target
 	mov	%ax, %fs
 	mov	%ax, %gs
 	mov	$STACK_TOP, %esp
@@ -172,18 +182,7 @@ gdt_desc:
  *   CONF_FUNCS              conf_read8/16/32, conf_write8/16/32 on bus 0 (32-bit).
  */
 .macro ENTER_PROT32_HI target
-	.code16
-	lgdtl	%cs:gdt_desc_hi
-	mov	%cr0, %eax
-	or	$1, %eax
-	mov	%eax, %cr0
-	ljmpl	$SEL_CODE32, $HI(\target)
-	.code32
-\target:
-	mov	$SEL_DATA, %ax
-	mov	%ax, %ds
-	mov	%ax, %es
-	mov	%ax, %ss
+	PROT32_SWITCH gdt_desc_hi, HI_BASE, \target
 .endm
 
 /*
@@ -373,6 +372,7 @@ icr_wait:
  *   puts_\m           NUL-terminated string at (e/r)si to COM1.     Clobbers ax, cx, dx, si.
  *   dbg_puts_\m       the same to debugcon (0x402).                  Clobbers al, dx, si.
  *   hex32_\m          eax as 8 lowercase hex digits.    Clobbers eax, ebx, ecx, edx, edi.
+ *   hexdigits_\m      the top edi nibbles of ebx, the same way.
  *   dec8_\m           al (0-255) in decimal.            Clobbers eax, ebx, ecx, edx, edi.
  */
 .macro IO_FUNCS m
@@ -420,6 +420,7 @@ dbg_puts_\m:
 hex32_\m:
 	mov	%eax, %ebx
 	mov	$8, %edi
+hexdigits_\m:
 1:	rol	$4, %ebx
 	mov	%bl, %al
 	and	$0x0F, %al
