@@ -18,7 +18,8 @@
 # Exit status: 0 if the payload exited 0, 1 on any failure (with a one-line reason),
 # 2 on bad usage, 77 if qemu-system-x86_64 is not installed, 75 when level 1 itself
 # broke (kernel panic, hang, QEMU died): the emulated test bed, worth one more run. A
-# hang is RIG_SILENCE seconds (default 420) without output from level 1.
+# hang is an RCU stall report from level 1, or RIG_SILENCE seconds (default 420) without
+# output from it.
 set -euo pipefail
 export LC_ALL=C # $EPOCHREALTIME with a decimal point, byte-order sort
 
@@ -593,7 +594,7 @@ mkfifo "$W/serial"
 timeout --kill-after=10 "$left" "${QEMU[@]}" >"$W/serial" 2>&1 </dev/null &
 QPID=$!
 
-T_KVM='' KVM='' DONE_RC='' PANIC='' SILENT=''
+T_KVM='' KVM='' DONE_RC='' PANIC='' SILENT='' STALL=''
 serial_line() {
 	local line=${1%$'\r'}
 	printf '%s\n' "$line"
@@ -602,12 +603,16 @@ serial_line() {
 	*"RIG-KVM ok"*) KVM=ok T_KVM=$EPOCHREALTIME ;;
 	*"RIG-KVM missing"*) KVM=missing T_KVM=$EPOCHREALTIME ;;
 	*"Kernel panic"*) PANIC=1 ;;
+	# a level-1 CPU stuck (seen under TCG: it prints this every minute and never recovers)
+	*"rcu: INFO: rcu_preempt detected stalls"* | *"rcu: INFO: rcu_sched detected stalls"* | \
+		*"self-detected stall on CPU"*) STALL=1 ;;
 	esac
 	if [[ $line =~ RIG-DONE\ rc=([0-9]+) ]]; then DONE_RC=${BASH_REMATCH[1]}; fi
 }
-# A wedged level 1 (both emulated CPUs busy, nothing printed: seen now and then under TCG)
-# is cut off after SILENCE seconds without a byte of output, well before TIMEOUT. No payload
-# step is that quiet: each prints when it ends and has its own, shorter timeout.
+# A wedged level 1 (emulated CPUs busy, nothing printed but RCU stall reports: seen now and
+# then under TCG) is cut off at its first RCU stall report, or after SILENCE seconds without
+# a byte of output, well before TIMEOUT. No payload step is that quiet: each prints when it
+# ends and has its own, shorter timeout.
 partial=''
 while :; do
 	line=''
@@ -615,7 +620,10 @@ while :; do
 	if ((rc == 0)); then
 		serial_line "$partial$line"
 		partial=''
-		continue
+		[[ -z $STALL ]] && continue
+		say "level 1 reports a stalled CPU (RCU): it hung; stopping QEMU"
+		kill "$QPID" 2>/dev/null || true
+		break
 	fi
 	if ((rc > 128)); then
 		partial+=$line
@@ -640,7 +648,7 @@ say "timings: prepare $(secs "$T_START" "$T_QEMU") s, L1 boot to RIG-KVM $BOOT,"
 
 # Level 1 itself breaking (a panic, a hang, QEMU dying) is the emulated test bed's
 # failure, not the payload's: exit 75 (EX_TEMPFAIL) so a caller may run it once more.
-if [[ -n $SILENT ]]; then
+if [[ -n $SILENT || -n $STALL ]]; then
 	say "FAIL: level 1 hung ($([[ -n $KVM ]] && echo "in the payload" || echo "before level 1 was up"))"
 	exit 75
 elif ((QRC == 124 || QRC == 137)); then
