@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/log.h"
 
@@ -43,9 +44,15 @@ void log_debug(const char *fmt, ...)
 {
 	va_list ap;
 
+	struct timespec ts;
+	char level[48];
+
 	if (!getenv("VMM_DEBUG"))
 		return;
+	/* CLOCK_MONOTONIC in ms: the differences between lines time the phases of a run */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(level, sizeof(level), "debug: [%.1f] ", ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
 	va_start(ap, fmt);
-	log_v("debug: ", fmt, ap);
+	log_v(level, fmt, ap);
 	va_end(ap);
 }

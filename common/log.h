@@ -1,7 +1,8 @@
 /*
  * common/log.h - diagnostics to stderr, prefixed "vmm: ".
  * Contract: stateless; safe from any thread (one fprintf per message).
- * log_debug prints only when the environment variable VMM_DEBUG is set.
+ * log_debug prints only when the environment variable VMM_DEBUG is set, with
+ * CLOCK_MONOTONIC in ms: "vmm: debug: [12345.6] ...".
  */
 #ifndef VMM_COMMON_LOG_H
 #define VMM_COMMON_LOG_H
