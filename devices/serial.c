@@ -169,10 +169,27 @@ static uint8_t serial_lsr(const struct serial *s)
 	return s->lsr_err | (s->rx_count ? LSR_DR : 0) | LSR_THRE | LSR_TEMT;
 }
 
+/* THR writes may be posted while they cannot raise an interrupt or loop back. */
+static bool serial_can_post(const struct serial *s)
+{
+	return !(s->ier & IER_ETBEI) && !(s->mcr & MCR_LOOP);
+}
+
+static void serial_update_tx_post(struct serial *s)
+{
+	bool on = serial_can_post(s);
+
+	if (!s->tx_post || on == s->tx_posting)
+		return;
+	s->tx_posting = on;
+	s->tx_post(s->tx_post_opaque, on);
+}
+
 /* Called with the lock held at the end of every access: true when rx_notify is due. */
 static bool serial_finish(struct serial *s)
 {
 	serial_update_irq(s);
+	serial_update_tx_post(s);
 	if (s->rx_blocked && serial_rx_room(s)) {
 		s->rx_blocked = false;
 		return s->rx_notify != NULL;
@@ -338,6 +355,18 @@ void serial_set_rx_notify(struct serial *s, void (*fn)(void *opaque), void *opaq
 	pthread_mutex_lock(&s->lock);
 	s->rx_notify = fn;
 	s->rx_notify_opaque = opaque;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_set_tx_post(struct serial *s, void (*fn)(void *opaque, bool on), void *opaque)
+{
+	pthread_mutex_lock(&s->lock);
+	s->tx_post = fn;
+	s->tx_post_opaque = opaque;
+	if (fn) {
+		s->tx_posting = serial_can_post(s);
+		fn(opaque, s->tx_posting);
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 

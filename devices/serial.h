@@ -23,6 +23,11 @@
  *   is forced inactive in loopback. The level is driven on change only,
  *   high while a source is pending and low when none is (edge-triggered
  *   PICs see one edge per idle-to-pending transition, as with a real 8250).
+ * - Posted THR writes: while THR-empty interrupts (IER.ETBEI) and loopback
+ *   are both off, a THR write has no effect but the byte it sends, so a
+ *   hypervisor may buffer such writes and deliver them later, in order, as
+ *   long as it delivers them before it hands this UART any other access.
+ *   serial_set_tx_post() reports when that holds.
  * - Thread-safe: an internal mutex serialises register access, input and
  *   the irq_line / rx_notify calls' ordering. rx_notify runs without the
  *   mutex held and may call serial_input().
@@ -64,6 +69,9 @@ struct serial {
 	uint8_t lsr_err;             /* sticky OE/PE/FE/BI until LSR is read */
 	uint8_t msr;                 /* status bits 4..7 and delta bits 0..3 */
 	bool thr_ipending;           /* THRE interrupt latched, cleared by IIR read/THR write */
+	void (*tx_post)(void *opaque, bool on);
+	void *tx_post_opaque;
+	bool tx_posting;             /* what tx_post was last told */
 };
 
 extern const struct access_ops serial_ops;
@@ -79,5 +87,13 @@ int serial_input(struct serial *s, const uint8_t *buf, size_t len);
  * after a short serial_input() when the FIFO can take bytes again.
  */
 void serial_set_rx_notify(struct serial *s, void (*fn)(void *opaque), void *opaque);
+
+/*
+ * Optional: @fn(opaque, true) when THR writes may be posted (see Contract),
+ * @fn(opaque, false) when they must be handled one by one again. Called at
+ * once with the current state, then on each change, with the UART's lock
+ * held: @fn must not access this UART. NULL stops the calls.
+ */
+void serial_set_tx_post(struct serial *s, void (*fn)(void *opaque, bool on), void *opaque);
 
 #endif

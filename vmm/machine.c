@@ -236,12 +236,22 @@ static int vm_numa(const struct vm *vm, unsigned *cpu_node, struct acpi_numa_mem
 	return 0;
 }
 
+/*
+ * Every PCI device sits on bus 0 (there are no bridges), so MCFG, the root
+ * bridge's _CRS and the FDT describe bus 0 alone, although the PCIEXBAR window
+ * decodes 256 buses. Linux scans every bus up to MCFG's last for peer host
+ * bridges (pcibios_fixup_peer_bridges), 32 type-1 config reads a bus: with
+ * 0-255 described, that was 16k port-I/O exits of every boot.
+ */
+#define VM_PCI_BUSES       1
+#define VM_ECAM_DESCRIBED  ((uint64_t)VM_PCI_BUSES * MiB)
+
 /* The VMM's ACPI tables for this machine (unplaced; the caller places or loads them). */
 int vm_build_acpi(const struct vm *vm, struct acpi_tables *t)
 {
 	struct acpi_cfg ac = {
 		.layout = &vm->layout, .ncpus = vm->cfg.cpus,
-		.ecam_base = PC_ECAM_BASE, .ecam_size = PC_ECAM_SIZE,
+		.ecam_base = PC_ECAM_BASE, .ecam_size = VM_ECAM_DESCRIBED,
 	};
 	unsigned cpu_node[VM_MAX_CPUS];
 	struct acpi_numa_mem *mem = NULL;
@@ -343,7 +353,7 @@ static int vm_build_dtb(const struct vm_config *cfg, const struct pc_layout *l, 
 	struct fdt_pci_dev pci[1 + 2 + VM_MAX_NETS + VM_MAX_DISKS + VM_MAX_VFIO];
 	struct fdt_cfg fc = {
 		.layout = l, .ncpus = cfg->cpus, .cmdline = cfg->append,
-		.ecam_base = PC_ECAM_BASE, .ecam_size = PC_ECAM_SIZE, .pci = pci,
+		.ecam_base = PC_ECAM_BASE, .ecam_size = VM_ECAM_DESCRIBED, .pci = pci,
 	};
 	int r;
 
@@ -682,12 +692,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	r = r ?: vm_layout(vm, cfg);
 	r = r ?: vm_kvm(vm, &max_slots);
 	r = r ?: vm_memory(vm, vm->vm_fd, max_slots);
+	if (!r)
+		log_debug("KVM VM and guest memory ready");
 	r = r ?: vm_vfio_dma(vm);
 	r = r ?: vm_platform(vm);
 	r = r ?: vm_devices(vm);
 	r = r ?: vm_vfio_devices(vm);
 	if (r)
 		return r;
+	log_debug("platform and devices ready");
 	if (cfg->firmware) {
 		r = vm_firmware_setup(vm);
 		if (r)
@@ -697,6 +710,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		if (r)
 			return r;
 	}
+	log_debug("%s loaded", cfg->firmware ? "firmware" : "kernel");
 	for (i = 0; i < cfg->cpus; i++) {
 		r = vcpu_create(vm, i);
 		if (r)
@@ -705,13 +719,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		if (r)
 			return r;
 	}
-	return 0;
+	return vm_coalesced_init(vm);
 }
 
 void vm_destroy(struct vm *vm)
 {
 	unsigned i;
 
+	vm_coalesced_destroy(vm);
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->nr_vcpus = 0;

@@ -46,9 +46,21 @@ int vcpu_create(struct vm *vm, unsigned id)
 
 void vcpu_destroy(struct vcpu *v)
 {
-	if (v->started)
-		log_debug("vcpu %u: %llu I/O exits, %llu MMIO exits", v->id,
-			  (unsigned long long)v->io_exits, (unsigned long long)v->mmio_exits);
+	if (v->started) {
+		char ports[VCPU_PORT_STATS * 24 + 32] = "";
+		size_t len = 0;
+		unsigned i;
+
+		for (i = 0; i < VCPU_PORT_STATS && v->port_stats[i].n; i++)
+			len += snprintf(ports + len, sizeof(ports) - len, " %#x:%llu",
+					v->port_stats[i].port, (unsigned long long)v->port_stats[i].n);
+		if (v->port_other)
+			snprintf(ports + len, sizeof(ports) - len, " other:%llu",
+				 (unsigned long long)v->port_other);
+		log_debug("vcpu %u: %llu I/O exits, %llu MMIO exits; by port%s", v->id,
+			  (unsigned long long)v->io_exits, (unsigned long long)v->mmio_exits,
+			  ports[0] ? ports : " -");
+	}
 	if (v->run)
 		munmap(v->run, v->vm->run_size);
 	if (v->fd >= 0)
@@ -269,11 +281,27 @@ static void vcpu_smi(struct vcpu *v)
 		log_warn("vcpu %u: KVM_SMI failed", v->id);
 }
 
+static void vcpu_count_port(struct vcpu *v, uint16_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < VCPU_PORT_STATS; i++) {
+		if (v->port_stats[i].n && v->port_stats[i].port != port)
+			continue;
+		v->port_stats[i].port = port;
+		v->port_stats[i].n++;
+		return;
+	}
+	v->port_other++;
+}
+
 static void vcpu_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	unsigned size = run->io.size, i;
+
+	vcpu_count_port(v, run->io.port);
 
 	/* KVM bounds the data area; a guest rep ins/outs arrives as count items */
 	for (i = 0; i < run->io.count; i++, data += size) {
@@ -346,6 +374,8 @@ void *vcpu_thread(void *arg)
 
 	while (!vcpu_stopping(vm)) {
 		r = __kvm_ioctl(v->fd, KVM_RUN, NULL);
+		/* writes KVM posted while the guest ran come before this exit */
+		vm_coalesced_drain(vm);
 		if (r == -EINTR || r == -EAGAIN) {
 			v->run->immediate_exit = 0;
 			continue;

@@ -87,6 +87,8 @@ struct vm_vfio {
 	unsigned intx_gsi;
 };
 
+#define VCPU_PORT_STATS 16
+
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
@@ -95,6 +97,12 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	uint64_t io_exits, mmio_exits;  /* this vCPU's thread only; logged at destroy */
+	/* I/O exits per port, for the first VCPU_PORT_STATS ports seen; the rest in port_other */
+	struct vcpu_port_stat {
+		uint16_t port;
+		uint64_t n;
+	} port_stats[VCPU_PORT_STATS];
+	uint64_t port_other;
 };
 
 struct vm {
@@ -170,6 +178,13 @@ struct vm {
 	struct vcpu vcpus[VM_MAX_CPUS];
 	unsigned nr_vcpus;
 
+	/* KVM's coalesced I/O ring (vmm/coalesced.c): posted COM1 THR writes */
+	struct kvm_coalesced_mmio_ring *coalesced_ring;
+	pthread_mutex_t coalesced_lock;      /* one vCPU plays the ring back at a time */
+	bool coalesced_lock_ready;
+	bool com1_posted;                    /* COM1's THR is a coalesced zone now */
+	uint64_t coalesced_writes;           /* played back; under coalesced_lock */
+
 	/* stop protocol: the first stop wins, every vCPU is kicked out of KVM_RUN */
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
@@ -232,6 +247,11 @@ void vm_vfio_backend_destroy(struct vm *vm);
 int vm_firmware_setup(struct vm *vm) WUR;
 
 /* vcpu.c */
+/* vmm/coalesced.c: posted port writes; drain before handling any exit */
+int vm_coalesced_init(struct vm *vm) WUR;
+void vm_coalesced_drain(struct vm *vm);
+void vm_coalesced_destroy(struct vm *vm);
+
 int vcpu_create(struct vm *vm, unsigned id) WUR;
 void vcpu_destroy(struct vcpu *v);
 int vcpu_setup(struct vcpu *v) WUR;

@@ -358,6 +358,62 @@ START_TEST(test_serial_input_backpressure)
 }
 END_TEST
 
+/* What serial_set_tx_post's callback was told, in order. */
+struct post_rec {
+	bool seen[16];
+	unsigned n;
+};
+
+static void post_rec_fn(void *opaque, bool on)
+{
+	struct post_rec *r = opaque;
+
+	if (r->n < 16)
+		r->seen[r->n] = on;
+	r->n++;
+}
+
+/*
+ * THR writes may be posted exactly while ETBEI and loopback are off: the
+ * callback hears the state at once, then each change and nothing else.
+ */
+START_TEST(test_serial_tx_post_follows_etbei_and_loopback)
+{
+	struct post_rec r = { 0 };
+	char buf[8];
+
+	serial_set_tx_post(&uart, post_rec_fn, &r);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert(r.seen[0]);                  /* reset state: IER 0, no loopback */
+	S_WR(IER, 0x01);                       /* RX interrupts: no change */
+	S_WR(THR, 'a');
+	ck_assert_uint_eq(r.n, 1);
+	S_WR(IER, 0x03);                       /* THRE interrupts on: trap THR again */
+	ck_assert_uint_eq(r.n, 2);
+	ck_assert(!r.seen[1]);
+	S_WR(IER, 0x01);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert(r.seen[2]);
+	S_WR(MCR, 0x10);                       /* loopback: THR feeds RBR */
+	ck_assert_uint_eq(r.n, 4);
+	ck_assert(!r.seen[3]);
+	S_WR(IER, 0x00);                       /* still loopback: no change */
+	ck_assert_uint_eq(r.n, 4);
+	S_WR(MCR, 0x08);
+	ck_assert_uint_eq(r.n, 5);
+	ck_assert(r.seen[4]);
+	/* The same writes through LCR.DLAB reach the divisor, not IER. */
+	S_WR(LCR, 0x80);
+	S_WR(IER, 0x02);
+	S_WR(LCR, 0x03);
+	ck_assert_uint_eq(r.n, 5);
+	serial_set_tx_post(&uart, NULL, NULL);
+	S_WR(IER, 0x02);
+	ck_assert_uint_eq(r.n, 5);             /* detached: no more calls */
+	ck_assert_uint_eq(pipe_drain(uart_pipe[0], buf, sizeof(buf)), 1);
+}
+END_TEST
+
 START_TEST(test_serial_msr_and_scratch)
 {
 	ck_assert_uint_eq(S_RD(MSR), 0xB0); /* CTS DSR DCD, no deltas */
@@ -1048,6 +1104,7 @@ static Suite *devices_suite(void)
 	tcase_add_test(tc, test_serial_fifo_overflow_sets_oe);
 	tcase_add_test(tc, test_serial_input_backpressure);
 	tcase_add_test(tc, test_serial_msr_and_scratch);
+	tcase_add_test(tc, test_serial_tx_post_follows_etbei_and_loopback);
 	tcase_add_test(tc, test_serial_input_from_another_thread);
 	suite_add_tcase(s, tc);
 
