@@ -266,6 +266,32 @@ int fw_write_cmdline(struct mem_space *space, const char *cmdline, size_t len)
 	return mem_write(space, FW_CMDLINE_GPA + len, empty, 1);
 }
 
+static bool fw_all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+int fw_write_nonzero(struct mem_space *space, uint64_t gpa, const uint8_t *src, uint64_t len)
+{
+	while (len) {
+		/* up to the next guest page boundary */
+		uint64_t n = 4096 - (gpa & 4095);
+		int ret;
+
+		if (n > len)
+			n = len;
+		if (!fw_all_zero(src, n)) {
+			ret = mem_write(space, gpa, src, n);
+			if (ret)
+				return ret;
+		}
+		gpa += n;
+		src += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int fw_zero(struct mem_space *space, uint64_t gpa, uint64_t len)
 {
 	static const uint8_t zeros[64 * KiB];

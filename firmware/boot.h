@@ -95,6 +95,12 @@ struct fw_linux_cfg {
 	uint64_t rsdp_gpa;                /* ACPI RSDP already in guest memory; 0: none */
 	/* bzImage only: a flattened device tree handed over as setup_data SETUP_DTB */
 	const void *dtb; size_t dtb_len;
+	/*
+	 * Guest RAM is known to hold only zeros (a VM that never ran): PVH
+	 * skips the kernel's all-zero pages and its bss instead of writing
+	 * zeros, which only costs the host fresh pages the guest may never use.
+	 */
+	bool ram_is_zero;
 };
 
 /*

@@ -41,6 +41,12 @@ int fw_write_page_tables(struct mem_space *space) WUR;
 int fw_write_cmdline(struct mem_space *space, const char *cmdline, size_t len) WUR;
 /* Zero [gpa, gpa+len) in bounded chunks. */
 int fw_zero(struct mem_space *space, uint64_t gpa, uint64_t len) WUR;
+/*
+ * Copy @src to [gpa, gpa+len) except the guest pages whose part of @src is
+ * all zeros: for RAM that already holds zeros.
+ */
+int fw_write_nonzero(struct mem_space *space, uint64_t gpa, const uint8_t *src,
+		     uint64_t len) WUR;
 
 int fw_load_bzimage(const struct fw_linux_cfg *cfg, struct fw_entry *entry, char *err,
 		    size_t errlen) WUR;

@@ -402,10 +402,12 @@ int fw_load_pvh(const struct fw_linux_cfg *cfg, struct fw_entry *entry, char *er
 		elf_read_phdr(&c, i, &s);
 		if (s.type != PT_LOAD || !s.memsz)
 			continue;
-		if (s.filesz)
+		if (s.filesz && cfg->ram_is_zero)
+			ret = fw_write_nonzero(cfg->space, s.paddr, c.img + s.offset, s.filesz);
+		else if (s.filesz)
 			ret = mem_write(cfg->space, s.paddr, c.img + s.offset, s.filesz);
 		/* The bss part: RAM may hold a previous boot's bytes. */
-		if (!ret && s.memsz > s.filesz)
+		if (!ret && s.memsz > s.filesz && !cfg->ram_is_zero)
 			ret = fw_zero(cfg->space, s.paddr + s.filesz, s.memsz - s.filesz);
 	}
 	if (!ret && cfg->initrd_len)

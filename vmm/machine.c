@@ -569,6 +569,7 @@ static int vm_load_kernel(struct vm *vm)
 		.layout = &vm->layout,
 		.cmdline = vm->cfg.append,
 		.ncpus = vm->cfg.cpus,
+		.ram_is_zero = true, /* fresh anonymous memory: vmm never reuses a VM's RAM */
 	};
 	const uint8_t *kernel = NULL, *initrd = NULL;
 	size_t klen = 0, ilen = 0;

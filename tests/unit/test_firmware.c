@@ -969,6 +969,72 @@ START_TEST(test_pvh_load_ok)
 }
 END_TEST
 
+/* True when every byte of [gpa, gpa+len) is @v. */
+static bool all_byte(struct fx *f, uint64_t gpa, uint64_t len, uint8_t v)
+{
+	uint8_t buf[4096];
+
+	while (len) {
+		uint64_t n = len < sizeof(buf) ? len : sizeof(buf), i;
+
+		ck_assert_int_eq(mem_read(&f->s, gpa, buf, n), 0);
+		for (i = 0; i < n; i++)
+			if (buf[i] != v)
+				return false;
+		gpa += n;
+		len -= n;
+	}
+	return true;
+}
+
+/*
+ * ram_is_zero: the loader writes only the pages that hold something. RAM
+ * here holds a marker instead of zeros, so what was skipped shows.
+ */
+START_TEST(test_pvh_load_ram_is_zero)
+{
+	struct fx *f = fx_new(256 * MiB);
+	struct elf_opts o = { 0 };
+	uint8_t marker[ELF_MEMSZ], buf[ELF_FILESZ];
+	struct fw_linux_cfg c;
+	struct fw_entry e;
+	char err[256];
+	size_t len;
+	uint8_t *img = make_elf(&o, &len);
+
+	memset(marker, 0xAA, sizeof(marker));
+	/* file bytes written, the bss left alone */
+	ck_assert_int_eq(mem_write(&f->s, ELF_PADDR, marker, sizeof(marker)), 0);
+	c = cfg_for(f, img, len);
+	c.ram_is_zero = true;
+	ck_assert_msg(fw_load_linux(&c, &e, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(mem_read(&f->s, ELF_PADDR, buf, ELF_FILESZ), 0);
+	ck_assert_mem_eq(buf, img + ELF_DATA, ELF_FILESZ);
+	ck_assert(all_byte(f, ELF_PADDR + ELF_FILESZ, ELF_MEMSZ - ELF_FILESZ, 0xAA));
+
+	/* an all-zero page of the file is skipped too ... */
+	memset(img + ELF_DATA, 0, ELF_FILESZ);
+	ck_assert_int_eq(mem_write(&f->s, ELF_PADDR, marker, sizeof(marker)), 0);
+	ck_assert_msg(fw_load_linux(&c, &e, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(all_byte(f, ELF_PADDR, ELF_MEMSZ, 0xAA));
+
+	/* ... and one non-zero byte makes its page written whole */
+	img[ELF_DATA + ELF_FILESZ - 1] = 0x77;
+	ck_assert_msg(fw_load_linux(&c, &e, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(all_byte(f, ELF_PADDR, ELF_FILESZ - 1, 0));
+	ck_assert_uint_eq(rd8(f, ELF_PADDR + ELF_FILESZ - 1), 0x77);
+
+	/* without the promise every byte of the segment is written */
+	ck_assert_int_eq(mem_write(&f->s, ELF_PADDR, marker, sizeof(marker)), 0);
+	img[ELF_DATA + ELF_FILESZ - 1] = 0;
+	c.ram_is_zero = false;
+	ck_assert_msg(fw_load_linux(&c, &e, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(all_byte(f, ELF_PADDR, ELF_MEMSZ, 0));
+	free(img);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(test_pvh_load_rejects)
 {
 	struct fx *f = fx_new(64 * MiB);
@@ -1254,6 +1320,7 @@ static Suite *firmware_suite(void)
 	tcase_add_test(tc, test_elf_parse_rejects);
 	tcase_add_test(tc, test_truncations);
 	tcase_add_test(tc, test_pvh_load_ok);
+	tcase_add_test(tc, test_pvh_load_ram_is_zero);
 	tcase_add_test(tc, test_pvh_load_rejects);
 	tcase_add_test(tc, test_e820_without_ram);
 	tcase_add_test(tc, test_mptable);
