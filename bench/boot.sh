@@ -27,6 +27,7 @@ rm -rf "$p"
 mkdir -p "$p"
 cp build/vmm "$p/vmm"
 cp build/guests/hello.bin "$p/hello.bin"
+"${CC:-cc}" -O2 -static -Wall -Wextra -Werror -o "$p/maxrss" bench/lib/maxrss.c
 # the peer: Debian's QEMU with its libraries, run by level 1 on the same nested KVM
 bash bench/lib/qemu-payload.sh "$p/qemu" || echo "bench boot: no QEMU peer (qemu-system-x86_64 missing)"
 {

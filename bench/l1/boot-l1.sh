@@ -4,14 +4,15 @@
 # (bench/lib/qemu-payload.sh, in /payload/qemu) in the same run, the same way:
 #  (a) firmware hello.bin launch -> exit: vmm --firmware against
 #      QEMU -M pc -accel kvm -bios, HELLO_RUNS timed runs each, and as many
-#      under `busybox time -v` for peak RSS;
+#      under /payload/maxrss for peak RSS;
 #  (b) Linux PVH vmlinux + initrd (512M) to /init's marker and power-off
 #      (l2-boot-bench on the command line: the rig's level-2 init prints its
 #      marker and powers off, skipping its device checks and sleeps): vmm
 #      against QEMU -M microvm -accel kvm with the same kernel and initramfs,
-#      LINUX_RUNS runs each under `busybox time -v` (wall time and RSS).
+#      LINUX_RUNS runs each under /payload/maxrss (wall time and RSS).
 # Wall time is $EPOCHREALTIME around the run (fork+exec included); RSS is
-# the child's ru_maxrss. Output: "bench boot: ..." lines, then the ratios.
+# the child's ru_maxrss from wait4 (bench/lib/maxrss.c; busybox `time -v`
+# reports it 4x too large). Output: "bench boot: ..." lines, then the ratios.
 cd /payload || exit 1
 HELLO_RUNS=${HELLO_RUNS:-20}
 LINUX_RUNS=${LINUX_RUNS:-5}
@@ -24,12 +25,11 @@ median() { sort -n "$1" | awk '{ v[NR] = $1 } END {
 	if (NR == 0) { print "nan"; exit }
 	print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minimum() { sort -n "$1" | head -n 1; }
-rss() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
 
 # measure TAG RUNS WANT_RC MARKER SEPARATE_RSS CMD...: serial goes to /tmp/s.
 # Leaves TAG.ms and TAG.rss in /tmp. SEPARATE_RSS=1 times plain runs and
-# takes RSS from extra runs under busybox time (short runs), 0 does both at once.
+# takes RSS from extra runs under maxrss (short runs), 0 does both at once.
 measure() {
 	tag=$1 runs=$2 want=$3 marker=$4 sep=$5
 	shift 5
@@ -41,7 +41,7 @@ measure() {
 		if [ "$sep" = 1 ]; then
 			timeout -s KILL 90 "$@" </dev/null >/dev/null 2>/tmp/$tag.err
 		else
-			timeout -s KILL 90 busybox time -v "$@" </dev/null >/dev/null 2>/tmp/$tag.t
+			timeout -s KILL 90 /payload/maxrss /tmp/$tag.t "$@" </dev/null >/dev/null 2>/tmp/$tag.err
 		fi
 		rc=$?
 		t1=$EPOCHREALTIME
@@ -52,9 +52,9 @@ measure() {
 		fi
 		ms "$t0" "$t1" >>/tmp/$tag.ms
 		if [ "$sep" = 1 ]; then
-			timeout -s KILL 90 busybox time -v "$@" </dev/null >/dev/null 2>/tmp/$tag.t
+			timeout -s KILL 90 /payload/maxrss /tmp/$tag.t "$@" </dev/null >/dev/null 2>/dev/null
 		fi
-		rss /tmp/$tag.t >>/tmp/$tag.rss
+		cat /tmp/$tag.t >>/tmp/$tag.rss
 		i=$((i + 1))
 	done
 	echo "bench boot: $tag launch->exit median $(median /tmp/$tag.ms) ms min $(minimum /tmp/$tag.ms) ms, peak RSS median $(median /tmp/$tag.rss) KiB (n=$runs)"
