@@ -12,11 +12,23 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
+
+/* One line per failure: the vfio layer's messages already start with "vfio:". */
+static void vm_vfio_error(const char *err, int r)
+{
+	if (!err[0])
+		log_error("vfio: %s", strerror(-r));
+	else if (strncasecmp(err, "vfio", 4) == 0)
+		log_error("%s", err);
+	else
+		log_error("vfio: %s", err);
+}
 
 int vm_vfio_open(struct vm *vm)
 {
@@ -31,7 +43,7 @@ int vm_vfio_open(struct vm *vm)
 		return -EINVAL;
 	r = vfio_backend_create(&vm->vfio_be, kind, NULL, err, sizeof(err));
 	if (r) {
-		log_error("VFIO: %s", err[0] ? err : strerror(-r));
+		vm_vfio_error(err, r);
 		return r;
 	}
 	for (i = 0; i < vm->cfg.nr_vfio; i++) {
@@ -51,7 +63,7 @@ int vm_vfio_open(struct vm *vm)
 	r = vfio_dma_usable_iova(vm->vfio_be, vm->usable_iova, ARRAY_SIZE(vm->usable_iova),
 				 &vm->nr_usable_iova, err, sizeof(err));
 	if (r)
-		log_error("VFIO: %s", err[0] ? err : strerror(-r));
+		vm_vfio_error(err, r);
 	return r;
 }
 
@@ -130,7 +142,7 @@ int vm_vfio_dma(struct vm *vm)
 	r = vfio_dma_register(&vm->vfio_dma, &vm->space);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r)
-		log_error("VFIO: %s", vm->vfio_dma.err[0] ? vm->vfio_dma.err : strerror(-r));
+		vm_vfio_error(vm->vfio_dma.err, r);
 	else
 		log_debug("VFIO: DMA-mapped %llu MiB in %llu ranges in %.3f ms (%s)",
 			  (unsigned long long)(vm->vfio_dma.stats.map_bytes >> 20),
