@@ -12,14 +12,11 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+. bench/lib/rig-bench.sh
 HELLO_RUNS=${HELLO_RUNS:-20} LINUX_RUNS=${LINUX_RUNS:-5}
 for f in build/vmm build/guests/hello.bin; do
 	[ -f "$f" ] || { echo "bench boot: $f missing; run make" >&2; exit 1; }
 done
-
-stats() { sort -n "$1" | awk '{ v[NR] = $1 } END {
-	m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-	printf "%s %s %s %d\n", m, v[1], v[NR], NR }'; }
 
 # --- level 1: vmm on nested KVM ---
 p=$top/build/bench/payload
@@ -34,18 +31,4 @@ bash bench/lib/qemu-payload.sh "$p/qemu" || echo "bench boot: no QEMU peer (qemu
 	echo "HELLO_RUNS=$HELLO_RUNS LINUX_RUNS=$LINUX_RUNS"
 	cat bench/l1/boot-l1.sh
 } >"$p/run-l1.sh"
-log=$top/build/bench/boot-rig.log
-set +e
-bash tests/rig/run.sh --mem 3G --timeout "${RIG_TIMEOUT:-400}" "$p" "$log" >"$top/build/bench/boot-rig.out" 2>&1
-rc=$?
-set -e
-if [ $rc -eq 77 ]; then
-	echo "bench boot: SKIP level 1: rig needs qemu-system-x86_64"
-	exit 0
-fi
-grep -E '^(bench boot:|rig: (FAIL|timings))' "$top/build/bench/boot-rig.out" | tr -d '\r' || true
-if [ $rc -ne 0 ]; then
-	echo "bench boot: FAIL rig exited $rc; see $log" >&2
-	tail -n 20 "$top/build/bench/boot-rig.out" >&2
-	exit 1
-fi
+rig_bench boot "$p" "${RIG_TIMEOUT:-400}"
