@@ -199,6 +199,10 @@ t_dump_dtb() {
 		{ fail "amd-ht-hole reg: '$(fdtget -t x "$_d" /reserved-memory/amd-ht-hole@fd00000000 reg)'"; return 1; }
 	[ "$(fdtget -t x "$_d" /memory@10000000000 reg)" = "100 0 112 80000000" ] ||
 		{ fail "RAM above 1 TiB: '$(fdtget -t x "$_d" /memory@10000000000 reg)'"; return 1; }
+	# every device is on bus 0: ECAM is described for that bus alone, as in MCFG
+	[ "$(fdtget "$_d" /pci@b0000000 bus-range)" = "0 0" ] &&
+		[ "$(fdtget -t x "$_d" /pci@b0000000 reg)" = "0 b0000000 0 100000" ] ||
+		{ fail "ECAM: bus-range '$(fdtget "$_d" /pci@b0000000 bus-range)'"; return 1; }
 	pass
 }
 

@@ -76,6 +76,13 @@ if grep -q "L2-ACPI .*APIC.*DSDT.*FACP.*MCFG" /tmp/linux-pvh.out; then
 else
 	fail linux-acpi-tables "guest saw: $(grep L2-ACPI /tmp/linux-pvh.out)"
 fi
+# MCFG describes bus 0 alone (every device is there): Linux then has no other bus to
+# probe for peer host bridges, 32 config reads each.
+if grep -q "MMCONFIG for domain 0000 \[bus 00-00\] at \[mem 0xb0000000-0xb00fffff\]" /tmp/linux-pvh.out; then
+	pass linux-mmconfig-bus0
+else
+	fail linux-mmconfig-bus0 "guest saw: $(grep -m1 'MMCONFIG for' /tmp/linux-pvh.out)"
+fi
 if grep -q "reboot: Power down" /tmp/linux-pvh.out; then
 	pass linux-acpi-poweroff
 else
