@@ -17,9 +17,6 @@
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
 
-#define COALESCED_PAGE 4096
-#define COALESCED_MAX ((COALESCED_PAGE - sizeof(struct kvm_coalesced_mmio_ring)) / \
-		       sizeof(struct kvm_coalesced_mmio))
 
 /* Play every entry KVM has appended into the devices, oldest first. */
 void vm_coalesced_drain(struct vm *vm)
@@ -37,7 +34,7 @@ void vm_coalesced_drain(struct vm *vm)
 	first = ring->first;
 	last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
 	/* KVM owns last; a value out of range would index past the page */
-	if (last >= COALESCED_MAX || first >= COALESCED_MAX) {
+	if (last >= VM_COALESCED_MAX || first >= VM_COALESCED_MAX) {
 		pthread_mutex_unlock(&vm->coalesced_lock);
 		return;
 	}
@@ -54,7 +51,7 @@ void vm_coalesced_drain(struct vm *vm)
 				mem_dispatch(&vm->space, e->phys_addr, len, true, &val);
 			vm->coalesced_writes++;
 		}
-		first = (first + 1) % COALESCED_MAX;
+		first = (first + 1) % VM_COALESCED_MAX;
 		/* the entry is consumed once first moves past it: KVM may reuse it */
 		__atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
 	}
@@ -100,13 +97,13 @@ int vm_coalesced_init(struct vm *vm)
 	off = __kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_COALESCED_MMIO);
 	pio = __kvm_ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_COALESCED_PIO);
 	if (off <= 0 || pio <= 0 || !vm->nr_vcpus ||
-	    (size_t)(off + 1) * COALESCED_PAGE > (size_t)vm->run_size) {
+	    (size_t)(off + 1) * VM_COALESCED_PAGE > (size_t)vm->run_size) {
 		log_debug("no coalesced port I/O (KVM: ring page %d, PIO %d): COM1 THR writes exit",
 			  off, pio);
 		return 0;
 	}
 	vm->coalesced_ring = (struct kvm_coalesced_mmio_ring *)((uint8_t *)vm->vcpus[0].run +
-							       (size_t)off * COALESCED_PAGE);
+							       (size_t)off * VM_COALESCED_PAGE);
 	serial_set_tx_post(&vm->serial, vm_com1_tx_post, vm);
 	return 0;
 }

@@ -248,6 +248,9 @@ int vm_firmware_setup(struct vm *vm) WUR;
 
 /* vcpu.c */
 /* vmm/coalesced.c: posted port writes; drain before handling any exit */
+#define VM_COALESCED_PAGE 4096  /* the ring is one x86 page */
+#define VM_COALESCED_MAX ((VM_COALESCED_PAGE - sizeof(struct kvm_coalesced_mmio_ring)) / \
+			  sizeof(struct kvm_coalesced_mmio))
 int vm_coalesced_init(struct vm *vm) WUR;
 void vm_coalesced_drain(struct vm *vm);
 void vm_coalesced_destroy(struct vm *vm);
