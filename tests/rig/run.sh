@@ -44,11 +44,12 @@ L2_MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio_rng"
 L1_APPEND=(console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check
 	random.trust_cpu=on i8042.noaux i8042.nokbd i8042.nopnp audit=0 apparmor=0)
 
-# One level-1 vCPU by default: with two, the TCG-emulated level 1 hung (a CPU stalled
-# with interrupts off, RCU stall reports) within a few dozen to a few hundred VM runs,
-# 2026-11-23: 1 of 3 runs of 25-400 hello.bin boots each, and most boot benchmarks; with
-# one, 1,650 boots in a row and no hang, each a third faster. Level-2 SMP guests still
-# run, their vCPU threads taking turns.
+# One level-1 vCPU by default. With two, the TCG-emulated level 1 hung (a CPU stalled
+# with interrupts off, RCU stall reports) within a few dozen to a few hundred VM runs
+# (2026-11-23: 2 of 3 runs of up to 450 hello.bin boots, 3 of 5 boot benchmarks). With
+# one: 1,650 hello.bin boots in a row without a hang, each a third faster, and one hang
+# in about 80 Linux boots. Rarer, not gone: rig() still runs a broken level 1 again.
+# Level-2 SMP guests still run, their vCPU threads taking turns.
 TIMEOUT=900 MEM=2G SMP=1 VFIO=0 L1_KERNEL=
 SILENCE=${RIG_SILENCE:-420}
 
