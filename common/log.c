@@ -43,7 +43,6 @@ void log_info(const char *fmt, ...)
 void log_debug(const char *fmt, ...)
 {
 	va_list ap;
-
 	struct timespec ts;
 	char level[48];
 

@@ -17,7 +17,6 @@
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
 
-
 /* Play every entry KVM has appended into the devices, oldest first. */
 void vm_coalesced_drain(struct vm *vm)
 {

@@ -301,7 +301,7 @@ static void vcpu_io(struct vcpu *v)
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	unsigned size = run->io.size, i;
 
-	if (!v->io_exits)
+	if (!v->io_exits++)
 		log_debug("vcpu %u: first I/O exit, port %#x", v->id, run->io.port);
 	vcpu_count_port(v, run->io.port);
 
@@ -390,7 +390,6 @@ void *vcpu_thread(void *arg)
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_IO:
 			vcpu_io(v);
-			v->io_exits++;
 			break;
 		case KVM_EXIT_MMIO:
 			v->mmio_exits++;

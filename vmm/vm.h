@@ -246,8 +246,7 @@ void vm_vfio_backend_destroy(struct vm *vm);
 /* firmware.c: fw_cfg for a firmware image (--firmware), with --kernel for linuxboot. */
 int vm_firmware_setup(struct vm *vm) WUR;
 
-/* vcpu.c */
-/* vmm/coalesced.c: posted port writes; drain before handling any exit */
+/* coalesced.c: posted port writes; drain before handling any exit */
 #define VM_COALESCED_PAGE 4096  /* the ring is one x86 page */
 #define VM_COALESCED_MAX ((VM_COALESCED_PAGE - sizeof(struct kvm_coalesced_mmio_ring)) / \
 			  sizeof(struct kvm_coalesced_mmio))
@@ -255,6 +254,7 @@ int vm_coalesced_init(struct vm *vm) WUR;
 void vm_coalesced_drain(struct vm *vm);
 void vm_coalesced_destroy(struct vm *vm);
 
+/* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id) WUR;
 void vcpu_destroy(struct vcpu *v);
 int vcpu_setup(struct vcpu *v) WUR;

@@ -84,7 +84,8 @@ static uint64_t rd64(struct fx *f, uint64_t gpa)
 	return v;
 }
 
-static bool all_zero(struct fx *f, uint64_t gpa, uint64_t len)
+/* True when every byte of [gpa, gpa+len) is @v. */
+static bool all_byte(struct fx *f, uint64_t gpa, uint64_t len, uint8_t v)
 {
 	uint8_t buf[4096];
 
@@ -93,12 +94,17 @@ static bool all_zero(struct fx *f, uint64_t gpa, uint64_t len)
 
 		ck_assert_int_eq(mem_read(&f->s, gpa, buf, n), 0);
 		for (i = 0; i < n; i++)
-			if (buf[i])
+			if (buf[i] != v)
 				return false;
 		gpa += n;
 		len -= n;
 	}
 	return true;
+}
+
+static bool all_zero(struct fx *f, uint64_t gpa, uint64_t len)
+{
+	return all_byte(f, gpa, len, 0);
 }
 
 /* Nothing a loader writes is there: the proof that a refusal wrote nothing. */
@@ -968,24 +974,6 @@ START_TEST(test_pvh_load_ok)
 	fx_free(f);
 }
 END_TEST
-
-/* True when every byte of [gpa, gpa+len) is @v. */
-static bool all_byte(struct fx *f, uint64_t gpa, uint64_t len, uint8_t v)
-{
-	uint8_t buf[4096];
-
-	while (len) {
-		uint64_t n = len < sizeof(buf) ? len : sizeof(buf), i;
-
-		ck_assert_int_eq(mem_read(&f->s, gpa, buf, n), 0);
-		for (i = 0; i < n; i++)
-			if (buf[i] != v)
-				return false;
-		gpa += n;
-		len -= n;
-	}
-	return true;
-}
 
 /*
  * ram_is_zero: the loader writes only the pages that hold something. RAM
